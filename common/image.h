@@ -1,0 +1,85 @@
+/* PNG and JPEG: detection by content, validation under limits (whole buffer
+ * or streamed), lossless or lossy recompression, metadata stripping. No
+ * library error escapes as a longjmp, an exit() or a line on stderr: each
+ * becomes a return code and a message in err. */
+#ifndef SITX_IMAGE_H
+#define SITX_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secmem.h"
+
+enum sitx_image_format {
+    SITX_IMAGE_UNKNOWN = 0,
+    SITX_IMAGE_PNG = 1, /* same numbers as the wire format */
+    SITX_IMAGE_JPEG = 2,
+};
+
+struct sitx_image_limits {
+    uint32_t max_width;
+    uint32_t max_height;
+    uint64_t max_pixels;
+    uint32_t max_scans;   /* progressive JPEG scans */
+    uint64_t max_memory;  /* bytes the decoder may allocate */
+};
+
+struct sitx_image_info {
+    enum sitx_image_format format;
+    uint32_t width;
+    uint32_t height;
+    int components;
+    int progressive; /* JPEG progressive, PNG interlaced */
+};
+
+enum sitx_compress {
+    SITX_COMPRESS_NONE,     /* bytes as they are */
+    SITX_COMPRESS_LOSSLESS, /* same pixels, smaller when it pays */
+    SITX_COMPRESS_LOSSY,    /* re-encode as JPEG at quality */
+};
+
+struct sitx_image_opts {
+    enum sitx_compress mode;
+    int quality;        /* 1..100, for LOSSY; 85 by default */
+    int strip_metadata; /* drop EXIF, XMP, comments, text; keep ICC, honour orientation */
+    int always;         /* LOSSLESS: skip the "does it pay" estimate */
+};
+
+#define SITX_IMAGE_ERR_MAX 160
+
+/* 64 Mpx, 65535 per side, 1000 scans, 1 GiB: generous for photos and scans. */
+void sitx_image_limits_default(struct sitx_image_limits *l);
+
+enum sitx_image_format sitx_image_detect(const uint8_t *buf, size_t len);
+const char *sitx_image_format_name(enum sitx_image_format f); /* "PNG", "JPEG", "unknown" */
+const char *sitx_image_ext(enum sitx_image_format f);         /* ".png", ".jpg", "" */
+
+/* Decodes the whole image (JPEG at coefficient level) under lim. Returns 0,
+ * SITX_E_UNSUPPORTED (not PNG/JPEG), SITX_E_BAD_IMAGE, SITX_E_LIMIT. */
+int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                        struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX]);
+
+/* Streaming validation: feed bytes as they arrive, then finish. Errors stick;
+ * feed after an error returns it again. Memory stays bounded by lim. */
+struct sitx_image_validator;
+int sitx_image_validator_new(struct sitx_image_validator **out,
+                             const struct sitx_image_limits *lim);
+int sitx_image_validator_feed(struct sitx_image_validator *v, const uint8_t *buf, size_t len);
+int sitx_image_validator_finish(struct sitx_image_validator *v, struct sitx_image_info *info);
+const char *sitx_image_validator_errstr(const struct sitx_image_validator *v);
+void sitx_image_validator_free(struct sitx_image_validator *v); /* NULL-safe */
+
+/* Prepares an image for sending under opts. On success out holds the new
+ * payload and *out_format its format, or out->len == 0 when the original is
+ * the one to send (smaller, or compression does not pay). */
+int sitx_image_recompress(const uint8_t *in, size_t len, const struct sitx_image_opts *opts,
+                          struct sitx_buf *out, enum sitx_image_format *out_format,
+                          char err[static SITX_IMAGE_ERR_MAX]);
+
+/* Decodes to 8-bit RGBA (PNG: 16-bit reduced; JPEG: RGB plus 255 alpha) for
+ * comparing pixels in tests and tools. *pixels is malloc'd, width*height*4. */
+int sitx_image_decode_rgba(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                           uint8_t **pixels, uint32_t *width, uint32_t *height,
+                           char err[static SITX_IMAGE_ERR_MAX]);
+
+#endif

@@ -1,0 +1,33 @@
+/* Passphrases: from a file (refused when group/others can read it), from the
+ * SITX_PASSWORD environment variable, or from a no-echo prompt on the
+ * terminal; never from argv. Stretched with Argon2id into a 32-byte PSK. */
+#ifndef SITX_PASSPHRASE_H
+#define SITX_PASSPHRASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SITX_PASSPHRASE_MAX 1024
+#define SITX_PSK_BYTES 32
+/* Defaults the receiver announces: about 0.1-0.2 s on one core. */
+#define SITX_ARGON_OPS_DEFAULT 3
+#define SITX_ARGON_MEM_KIB_DEFAULT (64u * 1024u)
+
+struct sitx_passphrase {
+    char *text; /* guarded memory, NUL-terminated; trailing newline removed */
+    size_t len;
+};
+
+/* Source order: path when not NULL; else SITX_PASSWORD when set; else a
+ * prompt on /dev/tty when allow_prompt. Empty passphrases are refused
+ * (SITX_E_INVALID). Returns 0, -errno, SITX_E_PERMS. */
+int sitx_passphrase_read(const char *path, int allow_prompt, const char *prompt,
+                         struct sitx_passphrase *pw);
+void sitx_passphrase_clear(struct sitx_passphrase *pw); /* wipes; NULL-safe */
+
+/* psk = Argon2id13(passphrase, salt, ops, mem_kib * 1024), 32 bytes.
+ * Returns 0 or SITX_E_NOMEM (Argon2id could not get its memory). */
+int sitx_passphrase_derive(const struct sitx_passphrase *pw, const uint8_t salt[static 16],
+                           uint32_t ops, uint32_t mem_kib, uint8_t psk[static SITX_PSK_BYTES]);
+
+#endif

@@ -1,0 +1,37 @@
+/* An image is either wholly in the inbox or not at all: bytes go to a
+ * temporary file in the inbox ("./.sitx-tmp-XXXXXX", O_EXCL, 0600), which is
+ * fsync'ed, linked into place under a name that never overwrites an existing
+ * file ("name.png", then "name-1.png", ...), and the directory fsync'ed. */
+#ifndef SITX_SAFEFILE_H
+#define SITX_SAFEFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SITX_TMP_PREFIX ".sitx-tmp-"
+
+struct sitx_tmpfile {
+    int dirfd;     /* the inbox, borrowed */
+    int fd;        /* -1 when closed */
+    char name[64]; /* temporary name inside the inbox */
+    uint64_t written;
+};
+
+/* Creates a temporary file in the directory dirfd. Returns 0 or -errno. */
+int sitx_tmpfile_open(struct sitx_tmpfile *t, int dirfd);
+/* Writes all of buf. Returns 0 or -errno (-ENOSPC, -EDQUOT on a full disk). */
+int sitx_tmpfile_write(struct sitx_tmpfile *t, const uint8_t *buf, size_t len);
+/* fsync, link to the first free name derived from want, unlink the temporary,
+ * fsync the directory. The chosen name goes into final_name. Returns 0 or -errno. */
+int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_name,
+                        size_t final_cap);
+/* Closes and unlinks; safe to call after commit or twice. */
+void sitx_tmpfile_discard(struct sitx_tmpfile *t);
+
+/* Removes leftover SITX_TMP_PREFIX files (from a crash) in dirfd; returns how many. */
+int sitx_tmpfile_sweep(int dirfd);
+
+/* Free bytes for unprivileged users on the filesystem of dirfd, or -errno. */
+int64_t sitx_fs_free_bytes(int dirfd);
+
+#endif

@@ -1,0 +1,62 @@
+/* Records: the plaintext of each transport frame is [type:u8][body]. This
+ * module encodes and decodes whole records with strict bounds: it never
+ * reads past its input, rejects trailing bytes, unknown types, oversize
+ * fields and names that are not valid UTF-8. */
+#ifndef SITX_RECORD_H
+#define SITX_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+#include "transport.h"
+
+enum sitx_rec_type {
+    SITX_REC_OFFER = 1,
+    SITX_REC_ACCEPT = 2,
+    SITX_REC_DATA = 3,
+    SITX_REC_END = 4,
+    SITX_REC_RESULT = 5,
+    SITX_REC_CLOSE = 6,
+};
+
+/* Largest DATA payload in one record: the record limit less the type byte. */
+#define SITX_DATA_MAX (SITX_RECORD_MAX - 1)
+
+struct sitx_record {
+    uint8_t type; /* enum sitx_rec_type */
+    union {
+        struct sitx_offer offer;
+        struct sitx_accept accept;
+        struct {
+            const uint8_t *bytes; /* points into the decoded buffer */
+            size_t len;           /* 1..SITX_DATA_MAX */
+        } data;
+        struct sitx_end end;
+        struct sitx_result result;
+        struct sitx_close close;
+    } u;
+};
+
+/* Decodes one record. Returns 0 or SITX_E_TRUNCATED, SITX_E_TRAILING,
+ * SITX_E_UNKNOWN_TYPE, SITX_E_TOO_LARGE, SITX_E_BAD_UTF8, SITX_E_MALFORMED.
+ * When errstr is not NULL it gets a one-line reason. */
+int sitx_record_decode(const uint8_t *buf, size_t len, struct sitx_record *rec, char *errstr,
+                       size_t errstr_len);
+
+/* Encoders: write the whole record (type byte included) into out. Return 0,
+ * SITX_E_BUFFER, or SITX_E_TOO_LARGE / SITX_E_BAD_UTF8 for a bad field. */
+int sitx_offer_encode(const struct sitx_offer *m, uint8_t *out, size_t cap, size_t *len);
+int sitx_accept_encode(const struct sitx_accept *m, uint8_t *out, size_t cap, size_t *len);
+int sitx_data_encode(const uint8_t *bytes, size_t n, uint8_t *out, size_t cap, size_t *len);
+int sitx_end_encode(const struct sitx_end *m, uint8_t *out, size_t cap, size_t *len);
+int sitx_result_encode(const struct sitx_result *m, uint8_t *out, size_t cap, size_t *len);
+int sitx_close_encode(const struct sitx_close *m, uint8_t *out, size_t cap, size_t *len);
+
+/* Writes only the DATA header (the type byte) so that the caller can read
+ * file bytes straight into out + 1. */
+#define SITX_DATA_HDR 1
+
+const char *sitx_rec_type_name(uint8_t type);
+
+#endif
