@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Benchmarks sitx against OpenSSH's scp (aes256-gcm) on the same images, in
+# the same run, and prints figures; it never decides pass/fail on timings.
+#
+#   scripts/bench.sh [--quick] [--no-netns]
+#
+# What it measures (see DESIGN.md "Where the time goes, and the targets"):
+#   1. one ~4 MB JPEG, from starting the client to its exit: sitx-send vs scp
+#   2. a batch of 40 images (~110 MB) in one invocation: sitx-send vs scp
+#   3. receiver peak memory (VmHWM) while 16 senders each push a 5 MB image
+#   4. each --compress mode: bytes on the wire and end-to-end time
+#   5. the batch over a veth pair between two network namespaces shaped with
+#      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
+# Needs root for sshd and the namespaces; installs openssh-server if absent.
+# The images are generated (photo-like gradients and noise, JPEG q92 and PNG):
+# real camera photos compress differently, so treat the compression figures as
+# a lower bound on what lossless saves and an upper bound on its cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+quick=0
+netns=1
+for a in "$@"; do
+    case "$a" in
+    --quick) quick=1 ;;
+    --no-netns) netns=0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+runs=5
+[ "$quick" = 1 ] && runs=2
+
+scripts/setup --bench
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" >/dev/null
+send=$top/build/release/sender/sitx-send
+recv=$top/build/release/receiver/sitx-recv
+imgtool=$top/build/release/tests/sitx-imgtool
+
+work=$(mktemp -d /tmp/sitx-bench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "$netns" = 1 ]; then
+        ip netns del sitxb-a 2>/dev/null || true
+        ip netns del sitxb-b 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+# median of numbers on stdin
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+echo "== images"
+mkdir -p "$work/one" "$work/batch" "$work/five"
+"$imgtool" gen-jpeg "$work/one/photo.jpg" 3000 2200 95 1 >/dev/null
+for i in $(seq 1 40); do
+    if [ $((i % 4)) = 0 ]; then
+        "$imgtool" gen-png "$work/batch/img$i.png" 1000 760 "$i" >/dev/null
+    else
+        "$imgtool" gen-jpeg "$work/batch/img$i.jpg" 2400 1800 92 "$i" >/dev/null
+    fi
+done
+"$imgtool" gen-jpeg "$work/five/five.jpg" 3400 2500 95 7 >/dev/null
+one_bytes=$(stat -c %s "$work/one/photo.jpg")
+batch_bytes=$(du -cb "$work"/batch/* | tail -1 | cut -f1)
+five_bytes=$(stat -c %s "$work/five/five.jpg")
+echo "one image: $(mb "$one_bytes") MB; batch: 40 files, $(mb "$batch_bytes") MB; memory test image: $(mb "$five_bytes") MB"
+
+# --- keys and a receiver -------------------------------------------------
+mkdir -p "$work/keys" "$work/inbox"
+"$recv" --gen-key "$work/keys/recv.key" >"$work/keys/recv.pub"
+"$send" --gen-key "$work/keys/send.key" >"$work/keys/send.pub"
+recv_pub=$(grep -Eo '[A-Za-z0-9+/]{43}=' "$work/keys/recv.pub" | head -1)
+send_pub=$(grep -Eo '[A-Za-z0-9+/]{43}=' "$work/keys/send.pub" | head -1)
+echo "$send_pub bench" >"$work/keys/authorized"
+
+# start_receiver NETNS_PREFIX ADDR -> sets recv_pid, recv_port
+start_receiver() {
+    local prefix=$1 addr=$2 log=$work/recv.log
+    rm -rf "$work/inbox"; mkdir -p "$work/inbox"
+    : >"$log"
+    $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" --key "$work/keys/recv.key" \
+        --authorized "$work/keys/authorized" --max-size 256M --quiet 2>"$log" &
+    recv_pid=$!
+    pids+=("$recv_pid")
+    for _ in $(seq 1 200); do
+        recv_port=$(grep -Eo 'listening addr=[^ ]+' "$log" | grep -Eo '[0-9]+$' || true)
+        [ -n "$recv_port" ] && return 0
+        sleep 0.05
+    done
+    echo "bench: receiver did not start:" >&2; cat "$log" >&2; exit 1
+}
+stop_receiver() {
+    kill -TERM "$recv_pid" 2>/dev/null || true
+    wait "$recv_pid" 2>/dev/null || true
+}
+# a receiver with a given pid: its peak RSS in KiB
+peak_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+
+# --- an sshd on loopback for scp -----------------------------------------
+start_sshd() {
+    local prefix=$1 addr=$2
+    mkdir -p "$work/ssh" /run/sshd
+    [ -f "$work/ssh/host" ] || ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host"
+    [ -f "$work/ssh/client" ] || ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/client"
+    cp "$work/ssh/client.pub" "$work/ssh/authorized_keys"
+    chmod 600 "$work/ssh/authorized_keys"
+    $prefix /usr/sbin/sshd -D -f /dev/null -h "$work/ssh/host" -p 2222 -o ListenAddress="$addr" \
+        -o AuthorizedKeysFile="$work/ssh/authorized_keys" -o PasswordAuthentication=no \
+        -o Ciphers=aes256-gcm@openssh.com -o PermitRootLogin=prohibit-password \
+        -o StrictModes=no -o UsePAM=no 2>"$work/sshd.log" &
+    sshd_pid=$!
+    pids+=("$sshd_pid")
+    for _ in $(seq 1 100); do
+        if $prefix scp -q -P 2222 -i "$work/ssh/client" -o StrictHostKeyChecking=no \
+                -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+                "$work/keys/send.pub" "root@$addr:$work/scp-probe" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "bench: sshd did not start:" >&2; cat "$work/sshd.log" >&2; exit 1
+}
+scp_to() { # prefix addr files...
+    local prefix=$1 addr=$2
+    shift 2
+    rm -rf "$work/scp-dst"; mkdir -p "$work/scp-dst"
+    $prefix scp -q -P 2222 -i "$work/ssh/client" -c aes256-gcm@openssh.com \
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        "$@" "root@$addr:$work/scp-dst/"
+}
+sitx_to() { # prefix addr mode files...
+    local prefix=$1 addr=$2 mode=$3
+    shift 3
+    rm -rf "$work/inbox"/* 2>/dev/null || true
+    $prefix "$send" --key "$work/keys/send.key" --receiver-key "$recv_pub" --quiet \
+        --compress "$mode" "$addr:$recv_port" "$@" >/dev/null
+}
+# time_ms CMD...: median wall time of $runs runs, in ms
+time_ms() {
+    for _ in $(seq 1 "$runs"); do
+        local t0 t1
+        t0=$(now_ms); "$@"; t1=$(now_ms)
+        echo $((t1 - t0))
+    done | median
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1048576 / (ms / 1000); else print "n/a" }'; }
+
+echo
+echo "== loopback, key mode, full validation (median of $runs runs)"
+start_sshd "" 127.0.0.1
+start_receiver "" 127.0.0.1
+scp_one=$(time_ms scp_to "" 127.0.0.1 "$work/one/photo.jpg")
+sitx_one=$(time_ms sitx_to "" 127.0.0.1 lossless "$work/one/photo.jpg")
+scp_batch=$(time_ms scp_to "" 127.0.0.1 "$work"/batch/*)
+sitx_batch=$(time_ms sitx_to "" 127.0.0.1 lossless "$work"/batch/*)
+sitx_batch_none=$(time_ms sitx_to "" 127.0.0.1 none "$work"/batch/*)
+printf '%-34s %8s %8s %8s %s\n' "case" "scp ms" "sitx ms" "ratio" "target"
+printf '%-34s %8s %8s %8s %s\n' "one $(mb "$one_bytes") MB JPEG (default)" "$scp_one" "$sitx_one" \
+    "$(ratio "$sitx_one" "$scp_one")" "<= 0.25"
+printf '%-34s %8s %8s %8s %s\n' "batch 40 images (default)" "$scp_batch" "$sitx_batch" \
+    "$(ratio "$sitx_batch" "$scp_batch")" "<= 1.0"
+printf '%-34s %8s %8s %8s %s\n' "batch 40 images (--compress none)" "$scp_batch" \
+    "$sitx_batch_none" "$(ratio "$sitx_batch_none" "$scp_batch")" ""
+echo "throughput: scp $(mbps "$batch_bytes" "$scp_batch") MB/s, sitx $(mbps "$batch_bytes" "$sitx_batch") MB/s"
+
+echo
+echo "== compression modes on the batch (loopback)"
+printf '%-12s %12s %8s %8s\n' "mode" "stored MB" "saved" "ms"
+for mode in none lossless lossy:85; do
+    t=$(time_ms sitx_to "" 127.0.0.1 "$mode" "$work"/batch/*)
+    stored=$(du -cb "$work"/inbox/* | tail -1 | cut -f1)
+    saved=$(awk -v a="$batch_bytes" -v b="$stored" 'BEGIN { printf "%.1f%%", (a - b) * 100 / a }')
+    printf '%-12s %12s %8s %8s\n' "$mode" "$(mb "$stored")" "$saved" "$t"
+done
+stop_receiver
+
+echo
+echo "== receiver peak memory: 16 senders at once, $(mb "$five_bytes") MB each"
+start_receiver "" 127.0.0.1
+# Each sender gets a distinct image: the receiver would answer a second copy
+# of the same content from the same key with ALREADY_STORED.
+for i in $(seq 1 16); do
+    "$imgtool" gen-jpeg "$work/five/copy$i.jpg" 3400 2500 95 $((100 + i)) >/dev/null
+done
+t0=$(now_ms)
+senders=()
+for i in $(seq 1 16); do
+    "$send" --key "$work/keys/send.key" --receiver-key "$recv_pub" --quiet --compress none \
+        "127.0.0.1:$recv_port" "$work/five/copy$i.jpg" >/dev/null &
+    senders+=($!)
+done
+wait_fail=0
+for p in "${senders[@]}"; do
+    wait "$p" || wait_fail=1
+done
+t1=$(now_ms)
+stored=$(find "$work/inbox" -maxdepth 1 -type f ! -name '.*' | wc -l)
+echo "receiver VmHWM: $(( $(peak_kib "$recv_pid") / 1024 )) MB (target < 96 MB); $stored of 16 stored in $((t1 - t0)) ms$( [ "$wait_fail" = 1 ] && echo '; some senders failed')"
+stop_receiver
+kill "$sshd_pid" 2>/dev/null || true
+
+if [ "$netns" = 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "== shaped links: skipped (needs root for ip netns)"
+    exit 0
+fi
+
+echo
+echo "== shaped links: veth between two namespaces, tc tbf (batch of 40)"
+ip netns add sitxb-a
+ip netns add sitxb-b
+ip link add sitxb0 type veth peer name sitxb1
+ip link set sitxb0 netns sitxb-a
+ip link set sitxb1 netns sitxb-b
+ip -n sitxb-a addr add 10.231.0.1/30 dev sitxb0
+ip -n sitxb-b addr add 10.231.0.2/30 dev sitxb1
+for ns in sitxb-a sitxb-b; do ip -n "$ns" link set lo up; done
+ip -n sitxb-a link set sitxb0 up
+ip -n sitxb-b link set sitxb1 up
+A="ip netns exec sitxb-a"
+B="ip netns exec sitxb-b"
+start_sshd "$B" 10.231.0.2
+start_receiver "$B" 10.231.0.2
+for rate in 100mbit 10mbit; do
+    for dev_ns in "sitxb-a sitxb0" "sitxb-b sitxb1"; do
+        set -- $dev_ns
+        ip netns exec "$1" tc qdisc replace dev "$2" root tbf rate "$rate" burst 32kbit latency 50ms
+    done
+    files=("$work"/batch/*)
+    if [ "$rate" = 10mbit ]; then
+        files=("$work"/batch/img1.jpg "$work"/batch/img2.jpg "$work"/batch/img3.jpg "$work"/batch/img4.png)
+    fi
+    bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+    saved_runs=$runs; runs=1
+    t_scp=$(time_ms scp_to "$A" 10.231.0.2 "${files[@]}")
+    t_none=$(time_ms sitx_to "$A" 10.231.0.2 none "${files[@]}")
+    t_ll=$(time_ms sitx_to "$A" 10.231.0.2 lossless "${files[@]}")
+    runs=$saved_runs
+    echo "$rate, ${#files[@]} files, $(mb "$bytes") MB: scp ${t_scp} ms, sitx none ${t_none} ms ($(ratio "$t_none" "$t_scp")x), sitx lossless ${t_ll} ms ($(ratio "$t_ll" "$t_scp")x)"
+done
