@@ -53,17 +53,23 @@ void sitx_hs_free(struct sitx_hs *hs); /* NULL-safe; wipes */
 enum sitx_hs_action sitx_hs_get_action(const struct sitx_hs *hs);
 
 /* The exact length of the next handshake message when it carries payload_len
- * bytes of payload: the receiver uses it to accept only fixed-size messages. */
+ * bytes of payload: the receiver uses it to accept only fixed-size messages.
+ * 0 when no message is due; SIZE_MAX when payload_len > SITX_NOISE_MAX_MSG. */
 size_t sitx_hs_message_len(const struct sitx_hs *hs, size_t payload_len);
 
 /* WriteMessage(payload): writes the next message into out. Returns 0,
- * SITX_E_STATE when it is not our turn, SITX_E_BUFFER. */
+ * SITX_E_STATE when it is not our turn, SITX_E_BUFFER, SITX_E_TOO_LARGE
+ * (message over SITX_NOISE_MAX_MSG), SITX_E_INVALID (NULL payload with a
+ * length); these leave the state as it was. payload must not overlap out. */
 int sitx_hs_write_message(struct sitx_hs *hs, const uint8_t *payload, size_t payload_len,
                           uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* ReadMessage(msg): on success the payload is in payload. On any failure
  * (SITX_E_DECRYPT, SITX_E_MALFORMED, SITX_E_BAD_KEY for a low-order key)
- * the state moves to SITX_HS_FAILED for good. */
+ * the state moves to SITX_HS_FAILED for good. SITX_E_MALFORMED: msg_len is
+ * below sitx_hs_message_len(hs, 0) or over SITX_NOISE_MAX_MSG; SITX_E_BUFFER
+ * (also fatal): the payload does not fit payload_cap. Out of turn it returns
+ * SITX_E_STATE and changes nothing. payload must not overlap msg. */
 int sitx_hs_read_message(struct sitx_hs *hs, const uint8_t *msg, size_t msg_len,
                          uint8_t *payload, size_t payload_cap, size_t *payload_len);
 
@@ -75,7 +81,15 @@ int sitx_hs_local_static(const struct sitx_hs *hs, uint8_t out[static SITX_DH_LE
 int sitx_hs_handshake_hash(const struct sitx_hs *hs, uint8_t out[static SITX_HASHLEN]);
 
 /* Split(): two new CipherStates, send first from this side's point of view
- * (initiator sends with c1, responder with c2). The caller owns both. */
+ * (initiator sends with c1, responder with c2). The caller owns both.
+ * Wipes the chaining key and private keys; only the handshake hash stays.
+ * Returns 0, SITX_E_STATE (not done, or already split), SITX_E_NOMEM. */
 int sitx_hs_split(struct sitx_hs *hs, struct sitx_cipher **send, struct sitx_cipher **recv);
+
+/* X25519 as the handshake uses it: out = DH(sk, pk). Returns 0, or
+ * SITX_E_BAD_KEY (out zeroed) when the result is all zero, i.e. pk is a
+ * low-order point. */
+int sitx_dh(uint8_t out[static SITX_DH_LEN], const uint8_t sk[static SITX_DH_LEN],
+            const uint8_t pk[static SITX_DH_LEN]);
 
 #endif

@@ -14,9 +14,13 @@
 void sitx_hash2(uint8_t out[static SITX_HASHLEN], const uint8_t *a, size_t a_len,
                 const uint8_t *b, size_t b_len);
 
-/* out = HMAC-BLAKE2b(key, data) per RFC 2104 with a 128-byte block; key_len <= 64. */
+/* out = HMAC-BLAKE2b(key, data) per RFC 2104 with a 128-byte block; key_len <= 64.
+ * A longer key is a caller bug and aborts (see sitx_hmac_checked). */
 void sitx_hmac(uint8_t out[static SITX_HASHLEN], const uint8_t *key, size_t key_len,
                const uint8_t *data, size_t data_len);
+/* sitx_hmac() that refuses key_len > 64 with SITX_E_INVALID (out zeroed). */
+int sitx_hmac_checked(uint8_t out[static SITX_HASHLEN], const uint8_t *key, size_t key_len,
+                      const uint8_t *data, size_t data_len);
 
 /* Noise HKDF(chaining_key, ikm) with 2 or 3 outputs (out3 NULL for 2). */
 void sitx_hkdf(const uint8_t ck[static SITX_HASHLEN], const uint8_t *ikm, size_t ikm_len,
@@ -30,7 +34,8 @@ struct sitx_content_hash {
 
 void sitx_content_hash_init(struct sitx_content_hash *h);
 void sitx_content_hash_update(struct sitx_content_hash *h, const uint8_t *buf, size_t len);
-void sitx_content_hash_final(struct sitx_content_hash *h, uint8_t out[static SITX_CONTENT_HASH_BYTES]);
+void sitx_content_hash_final(struct sitx_content_hash *h,
+                             uint8_t out[static SITX_CONTENT_HASH_BYTES]);
 /* One-shot form of the three calls above. */
 void sitx_content_hash(uint8_t out[static SITX_CONTENT_HASH_BYTES], const uint8_t *buf, size_t len);
 
