@@ -51,6 +51,15 @@ void sitx_greeting_encode(const struct sitx_greeting *g, uint8_t out[static SITX
 int sitx_greeting_decode(const uint8_t in[static SITX_GREETING_LEN], struct sitx_greeting *g);
 void sitx_hello_encode(const struct sitx_hello *h, uint8_t out[static SITX_HELLO_LEN]);
 int sitx_hello_decode(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello *h);
+/* The decoders above with a one-line reason in errstr (may be NULL), e.g.
+ * "GREETING: argon_ops 1 is outside 2..10". A greeting without password
+ * mode must have zero Argon2id fields and salt; modes must be a non-empty
+ * subset of 1|2. HELLO returns SITX_E_VERSION, or SITX_E_MALFORMED for bad
+ * magic, reserved bytes, or a mode that is not exactly 1 or 2. */
+int sitx_greeting_decode_err(const uint8_t in[static SITX_GREETING_LEN], struct sitx_greeting *g,
+                             char *errstr, size_t errstr_len);
+int sitx_hello_decode_err(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello *h,
+                          char *errstr, size_t errstr_len);
 /* prologue must hold SITX_PROLOGUE_LEN bytes. */
 void sitx_prologue_build(const uint8_t greeting[static SITX_GREETING_LEN],
                          const uint8_t hello[static SITX_HELLO_LEN], uint8_t *prologue);

@@ -80,6 +80,10 @@ bool sitx_status_retryable(uint8_t status);
 /* "OK", "ALREADY_STORED", "TIMEOUT", ... or "UNKNOWN". */
 const char *sitx_status_name(uint8_t status);
 const char *sitx_close_reason_name(uint8_t reason);
+/* true for the status codes version 1 defines (0..10). */
+bool sitx_status_valid(uint8_t status);
+/* true for OK and ALREADY_STORED: the image is in the receiver's inbox. */
+bool sitx_status_success(uint8_t status);
 
 /* 1 if buf[0..len) is valid UTF-8 with no NUL and no control characters
  * (C0, DEL, C1), else 0. Overlong forms and surrogates are invalid. */

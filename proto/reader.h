@@ -1,6 +1,8 @@
 /* Push reader for length-prefixed frames ([len:u16 BE][len bytes]), as
  * hiredis read.c: feed whatever the socket gave, take out whole frames.
- * Errors are sticky. It never allocates more than max_frame + its fill. */
+ * Errors are sticky. Its one buffer holds the bytes fed and not yet taken
+ * out, with room to spare (at most about 2.7 times that; 4 KiB at least),
+ * and is wiped whenever it is released. */
 #ifndef SITX_READER_H
 #define SITX_READER_H
 

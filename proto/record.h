@@ -52,6 +52,12 @@ int sitx_data_encode(const uint8_t *bytes, size_t n, uint8_t *out, size_t cap, s
 int sitx_end_encode(const struct sitx_end *m, uint8_t *out, size_t cap, size_t *len);
 int sitx_result_encode(const struct sitx_result *m, uint8_t *out, size_t cap, size_t *len);
 int sitx_close_encode(const struct sitx_close *m, uint8_t *out, size_t cap, size_t *len);
+/* Any decoded record, by its type (SITX_E_UNKNOWN_TYPE for another type).
+ * A field value the decoder would refuse (an empty OFFER name, size 0, an
+ * unknown format, status or reason, a non-zero ACCEPT offset, a RESULT whose
+ * size, hash and name disagree with its status) gives SITX_E_MALFORMED from
+ * every encoder, and DATA of 0 bytes does too. */
+int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, size_t *len);
 
 /* Writes only the DATA header (the type byte) so that the caller can read
  * file bytes straight into out + 1. */
