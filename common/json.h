@@ -13,7 +13,9 @@ struct sitx_json {
     int err;   /* sticky: truncated */
 };
 
-/* Starts "{" in buf. */
+/* Starts "{" in buf. Strings are escaped per RFC 8259 (control characters as
+ * \u00XX, invalid UTF-8 as U+FFFD). Once something does not fit, err sticks
+ * and nothing more is written; buf stays NUL-terminated. */
 void sitx_json_begin(struct sitx_json *j, char *buf, size_t cap);
 void sitx_json_str(struct sitx_json *j, const char *key, const char *value); /* NULL -> null */
 void sitx_json_strn(struct sitx_json *j, const char *key, const char *value, size_t n);

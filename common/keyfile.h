@@ -25,16 +25,24 @@ void sitx_keypair_clear(struct sitx_keypair *kp);
 
 /* Writes the private key; never overwrites (-EEXIST). Returns 0 or -errno. */
 int sitx_keyfile_save(const char *path, const struct sitx_keypair *kp);
-/* Loads and derives pk. Returns 0, -errno, SITX_E_PERMS, SITX_E_BAD_KEY. */
+/* Loads and derives pk into kp, which must be empty (never generated or
+ * loaded, or cleared); the library prints nothing, the caller reports.
+ * Returns 0, -errno, SITX_E_PERMS, SITX_E_BAD_KEY (-EISDIR or -EINVAL for
+ * something that is not a regular file, SITX_E_TOO_LARGE for a long file). */
 int sitx_keyfile_load(const char *path, struct sitx_keypair *kp);
 
 /* out gets SITX_PUBKEY_TEXT_LEN chars and a NUL. */
 void sitx_pubkey_encode(const uint8_t pk[static SITX_KEY_BYTES],
                         char out[static SITX_PUBKEY_TEXT_LEN + 1]);
-/* Parses 44-char base64 (surrounding spaces allowed). Returns 0 or SITX_E_BAD_KEY. */
+/* Parses 44-char base64 (surrounding spaces allowed). Refuses a non-canonical
+ * spelling and the low-order points that would give an all-zero shared
+ * secret. Returns 0 or SITX_E_BAD_KEY. */
 int sitx_pubkey_decode(const char *text, size_t len, uint8_t pk[static SITX_KEY_BYTES]);
-/* Accepts either a key's text or the path of a file whose first line is one. */
+/* Accepts either a key's text or the path of a file whose first line that is
+ * neither blank nor a '#' comment starts with one. Returns 0, SITX_E_BAD_KEY
+ * (also for text without '/' that is neither a key nor a file), -errno. */
 int sitx_pubkey_from_arg(const char *arg, uint8_t pk[static SITX_KEY_BYTES]);
+/* The first 8 bytes of BLAKE2b-256(pk) as 16 lower-case hex characters. */
 void sitx_fingerprint(const uint8_t pk[static SITX_KEY_BYTES],
                       char out[static SITX_FINGERPRINT_LEN + 1]);
 

@@ -27,7 +27,10 @@ struct sitx_peers {
  * SITX_E_LIMIT with "line N: why" in err. */
 int sitx_peers_parse(const char *text, size_t len, struct sitx_peers **out, char *err,
                      size_t err_len);
-/* Reads and parses a file (at most 1 MiB). */
+/* Reads and parses a file (at most 1 MiB: SITX_E_LIMIT). A peer line is
+ * "<key> [name]": blanks around fields and a CRLF are fine, "key # note" has
+ * no name, a name is at most 64 bytes of UTF-8 without control characters,
+ * and a key listed twice is an error. Also -errno with its text in err. */
 int sitx_peers_load(const char *path, struct sitx_peers **out, char *err, size_t err_len);
 /* Constant-time per entry; returns the matching peer or NULL. */
 const struct sitx_peer *sitx_peers_find(const struct sitx_peers *p,

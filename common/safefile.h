@@ -22,7 +22,12 @@ int sitx_tmpfile_open(struct sitx_tmpfile *t, int dirfd);
 /* Writes all of buf. Returns 0 or -errno (-ENOSPC, -EDQUOT on a full disk). */
 int sitx_tmpfile_write(struct sitx_tmpfile *t, const uint8_t *buf, size_t len);
 /* fsync, link to the first free name derived from want, unlink the temporary,
- * fsync the directory. The chosen name goes into final_name. Returns 0 or -errno. */
+ * fsync the directory. The chosen name goes into final_name. Returns 0 or -errno.
+ * The stored file is mode 0640 (the inbox's group may read it). final_name is
+ * filled as soon as the file is in place, so an error after that (closing, the
+ * directory fsync) leaves it set; an error before leaves the temporary for
+ * sitx_tmpfile_discard(). -EINVAL for a want that is empty, has a '/', or is
+ * "." or ".."; -EEXIST when "stem-10000.ext" is taken too. */
 int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_name,
                         size_t final_cap);
 /* Closes and unlinks; safe to call after commit or twice. */

@@ -17,9 +17,12 @@ struct sitx_buf {
     size_t cap;
 };
 
+/* An empty buffer; nothing is allocated until the first append. */
 void sitx_buf_init(struct sitx_buf *b);
-/* Ensures room for extra more bytes. Returns 0 or SITX_E_NOMEM / SITX_E_TOO_LARGE. */
+/* Ensures room for extra more bytes (SITX_E_TOO_LARGE when len + extra
+ * overflows). Returns 0 or SITX_E_NOMEM / SITX_E_TOO_LARGE. */
 int sitx_buf_reserve(struct sitx_buf *b, size_t extra);
+/* Copies n bytes to the end; on failure the buffer is unchanged. Same returns. */
 int sitx_buf_append(struct sitx_buf *b, const void *p, size_t n);
 /* Frees and resets to empty. */
 void sitx_buf_clear(struct sitx_buf *b);
