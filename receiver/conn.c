@@ -1,1 +1,466 @@
-/* placeholder: replaced by the module's implementation */
+/* A connection's life: accept and caps, the write queue where each request
+ * owns its buffer, the timers (handshake, idle, deadline), stopping, and an
+ * orderly close. The read side is in input.c. */
+#include "conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cipher.h"
+#include "err.h"
+#include "log.h"
+#include "record.h"
+#include "server.h"
+#include "transfer.h"
+#include "transport.h"
+
+struct write_req {
+    uv_write_t req; /* .data = this */
+    struct sitx_conn *c;
+    uv_buf_t buf;
+    uint8_t data[]; /* owned by the request, freed in on_write_done */
+};
+
+void conn_ref(struct sitx_conn *c)
+{
+    c->refs++;
+}
+
+static void conn_free(struct sitx_conn *c)
+{
+    struct sitx_server *srv = c->srv;
+
+    /* Every transfer is released by now (the jobs that used one held a ref
+     * too); this only guards against leaving a temporary file behind. */
+    while (c->transfers != NULL) {
+        struct transfer *t = c->transfers;
+
+        c->transfers = t->next;
+        xfer_drop_resources(t);
+        free(t);
+    }
+    sitx_reader_free(c->reader);
+    sitx_hs_free(c->hs);
+    sitx_cipher_free(c->tx);
+    sitx_cipher_free(c->rx);
+    free(c->rbuf);
+    server_conn_gone(srv, c);
+    sodium_memzero(c, sizeof(*c));
+    free(c);
+}
+
+void conn_unref(struct sitx_conn *c)
+{
+    if (--c->refs == 0) {
+        conn_free(c);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+static void close_handles(struct sitx_conn *c)
+{
+    if (c->handles_closing) {
+        return;
+    }
+    c->handles_closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->deadline, on_handle_closed);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct write_req *wr = req->data;
+    struct sitx_conn *c = wr->c;
+
+    c->write_backlog -= wr->buf.len;
+    free(wr);
+    if (status < 0 && c->state != CONN_CLOSING) {
+        conn_close(c, "write-failed");
+    } else if (c->paused && c->write_backlog <= CONN_WRITE_BACKLOG / 2) {
+        conn_resume(c);
+    }
+    conn_unref(c);
+}
+
+static struct write_req *write_req_new(struct sitx_conn *c, size_t cap)
+{
+    struct write_req *wr = malloc(sizeof(*wr) + cap);
+
+    if (wr != NULL) {
+        wr->req.data = wr;
+        wr->c = c;
+    }
+    return wr;
+}
+
+static int queue_write(struct sitx_conn *c, struct write_req *wr, size_t len)
+{
+    int rc;
+
+    wr->buf = uv_buf_init((char *)wr->data, (unsigned int)len);
+    rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write_done);
+    if (rc != 0) {
+        free(wr);
+        return rc;
+    }
+    c->write_backlog += len;
+    conn_ref(c);
+    return 0;
+}
+
+int conn_send_raw(struct sitx_conn *c, const uint8_t *buf, size_t len)
+{
+    struct write_req *wr;
+
+    if (c->state == CONN_CLOSING) {
+        return SITX_E_CLOSED;
+    }
+    wr = write_req_new(c, len);
+    if (wr == NULL) {
+        return SITX_E_NOMEM;
+    }
+    memcpy(wr->data, buf, len);
+    return queue_write(c, wr, len);
+}
+
+int conn_send_record(struct sitx_conn *c, const uint8_t *rec, size_t rec_len)
+{
+    struct write_req *wr;
+    size_t cap = rec_len + SITX_FRAME_HDR + SITX_TAG_LEN;
+    size_t flen = 0;
+    int rc;
+
+    if (c->state != CONN_OPEN || c->tx == NULL) {
+        return SITX_E_STATE;
+    }
+    wr = write_req_new(c, cap);
+    if (wr == NULL) {
+        return SITX_E_NOMEM;
+    }
+    rc = sitx_transport_seal(c->tx, rec, rec_len, wr->data, cap, &flen);
+    if (rc != 0) {
+        free(wr);
+        return rc;
+    }
+    return queue_write(c, wr, flen);
+}
+
+void conn_send_close(struct sitx_conn *c, uint8_t reason, const char *message)
+{
+    struct sitx_close cl;
+    uint8_t rec[SITX_TEXT_MAX + 8];
+    size_t len = 0;
+
+    if (c->state != CONN_OPEN) {
+        return;
+    }
+    memset(&cl, 0, sizeof(cl));
+    cl.reason = reason;
+    snprintf(cl.message, sizeof(cl.message), "%s", message);
+    if (sitx_close_encode(&cl, rec, sizeof(rec), &len) == 0) {
+        (void)conn_send_record(c, rec, len);
+    }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct sitx_conn *c = req->data;
+
+    (void)status;
+    close_handles(c);
+    conn_unref(c);
+}
+
+static void on_timer(uv_timer_t *timer);
+
+void conn_close(struct sitx_conn *c, const char *reason)
+{
+    char qreason[128];
+
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    c->state = CONN_CLOSING;
+    sitx_log(c->authed ? SITX_LOG_INFO : SITX_LOG_DEBUG, "connection-closed",
+             "peer=%s key=%s reason=%s images=%u", c->peer, c->keyfp,
+             sitx_log_quote(reason, qreason, sizeof(qreason)), c->n_stored);
+    conn_stop_reading(c);
+    c->paused = 0;
+    uv_timer_stop(&c->deadline);
+    transfer_conn_closing(c);
+    /* Flush what is queued (a RESULT, a CLOSE), but not for ever. */
+    uv_timer_start(&c->timer, on_timer, RECV_CLOSE_FLUSH_MS, 0);
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) == 0) {
+        conn_ref(c);
+    } else {
+        close_handles(c);
+    }
+}
+
+void conn_violation(struct sitx_conn *c, const char *fmt, ...)
+{
+    char msg[SITX_TEXT_MAX + 1];
+    char qmsg[600];
+    va_list ap;
+
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sitx_log(SITX_LOG_WARNING, "protocol-error", "peer=%s key=%s reason=%s", c->peer, c->keyfp,
+             sitx_log_quote(msg, qmsg, sizeof(qmsg)));
+    conn_send_close(c, SITX_CLOSE_PROTOCOL, msg);
+    conn_close(c, "protocol-error");
+}
+
+/* 1 while the sender waits on us (a check, a write, a store), so that
+ * silence on its side is not idleness. */
+static int waiting_on_us(const struct sitx_conn *c)
+{
+    if (c->rx_t != NULL && c->rx_t->state == XF_RECEIVING && c->rx_t->job_busy) {
+        return 1; /* our disk is the slow side */
+    }
+    for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
+        if (t->state == XF_CHECKING || t->state == XF_ENDING || t->state == XF_STORING) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct sitx_conn *c = timer->data;
+    char detail[64];
+
+    if (c->close_later != NULL && c->state != CONN_CLOSING) {
+        conn_close(c, c->close_later);
+        return;
+    }
+    switch (c->state) {
+    case CONN_HELLO:
+    case CONN_HANDSHAKE:
+        snprintf(detail, sizeof(detail), "no handshake within %llu ms",
+                 (unsigned long long)c->srv->cfg->handshake_timeout_ms);
+        greet_fail(c, "timeout", detail);
+        break;
+    case CONN_OPEN:
+        if (waiting_on_us(c)) {
+            conn_start_idle(c);
+            break;
+        }
+        conn_send_close(c, SITX_CLOSE_TIMEOUT, "idle for too long");
+        conn_close(c, "idle-timeout");
+        break;
+    case CONN_CLOSING:
+        close_handles(c);
+        break;
+    }
+}
+
+void conn_start_idle(struct sitx_conn *c)
+{
+    if (c->close_later == NULL) {
+        uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
+    }
+}
+
+void conn_close_later(struct sitx_conn *c, const char *reason)
+{
+    if (c->state != CONN_CLOSING && c->close_later == NULL) {
+        c->close_later = reason;
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+    }
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+    struct sitx_conn *c = timer->data;
+
+    transfer_expire(c, uv_now(c->srv->loop));
+    conn_rearm_deadline(c);
+}
+
+void conn_rearm_deadline(struct sitx_conn *c)
+{
+    uint64_t due;
+    uint64_t now;
+
+    if (c->state == CONN_CLOSING) {
+        return;
+    }
+    due = transfer_next_deadline(c);
+    if (due == 0) {
+        uv_timer_stop(&c->deadline);
+        return;
+    }
+    now = uv_now(c->srv->loop);
+    uv_timer_start(&c->deadline, on_deadline, due > now ? due - now : 0, 0);
+}
+
+void conn_transfer_gone(struct sitx_conn *c)
+{
+    if (c->stopping && c->state == CONN_OPEN && c->transfers == NULL) {
+        conn_send_close(c, SITX_CLOSE_SHUTDOWN, "the receiver is stopping");
+        conn_close(c, "shutdown");
+    }
+}
+
+void conn_begin_stop(struct sitx_conn *c)
+{
+    c->stopping = 1;
+    switch (c->state) {
+    case CONN_HELLO:
+    case CONN_HANDSHAKE:
+        conn_close(c, "shutdown");
+        break;
+    case CONN_OPEN:
+        conn_transfer_gone(c);
+        break;
+    case CONN_CLOSING:
+        break;
+    }
+}
+
+void conn_abort(struct sitx_conn *c)
+{
+    c->stopping = 1;
+    if (c->state == CONN_OPEN) {
+        transfer_cancel_all(c, SITX_ST_SHUTTING_DOWN, "the receiver is stopping");
+        conn_send_close(c, SITX_CLOSE_SHUTDOWN, "the receiver is stopping");
+    }
+    conn_close(c, "shutdown");
+}
+
+/* "IP" and "IP:PORT" / "[IP]:PORT" of the peer; v4-mapped IPv6 shows as IPv4. */
+static void peer_names(struct sitx_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[CONN_ADDR_MAX] = "?";
+    unsigned port = 0;
+
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+            uv_ip4_name(in, ip, sizeof(ip));
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+
+            uv_ip6_name(in6, ip, sizeof(ip));
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.') != NULL) {
+        memmove(ip, ip + 7, strlen(ip + 7) + 1);
+    }
+    snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    snprintf(c->peer, sizeof(c->peer), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Caps before anything is parsed: total and per source address. */
+static const char *over_cap(const struct sitx_server *srv, const struct sitx_conn *c)
+{
+    uint64_t same = 0;
+
+    if (srv->stopping) {
+        return "stopping";
+    }
+    if (srv->n_conns >= srv->cfg->max_connections) {
+        return "too-many-connections";
+    }
+    for (const struct sitx_conn *o = srv->conns; o != NULL; o = o->next) {
+        if (strcmp(o->ip, c->ip) == 0) {
+            same++;
+        }
+    }
+    return same >= srv->cfg->max_per_address ? "too-many-from-address" : NULL;
+}
+
+static int conn_start(struct sitx_conn *c)
+{
+    struct sitx_server *srv = c->srv;
+    int rc;
+
+    c->reader = sitx_reader_new(SITX_FRAME_MAX);
+    c->rbuf = malloc(CONN_READ_BUF);
+    if (c->reader == NULL || c->rbuf == NULL) {
+        return SITX_E_NOMEM;
+    }
+    /* Small records (RESULT, ACCEPT) should not wait for Nagle. */
+    (void)uv_tcp_nodelay(&c->tcp, 1);
+    rc = conn_send_raw(c, srv->greeting, SITX_GREETING_LEN);
+    if (rc != 0) {
+        return rc;
+    }
+    uv_timer_start(&c->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);
+    return conn_start_reading(c);
+}
+
+void conn_accept(struct sitx_server *srv)
+{
+    struct sitx_conn *c;
+    const char *refuse;
+    int rc;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        sitx_log(SITX_LOG_ERR, "accept-failed", "error=out-of-memory");
+        return;
+    }
+    c->srv = srv;
+    c->state = CONN_HELLO;
+    snprintf(c->keyfp, sizeof(c->keyfp), "-");
+    uv_tcp_init(srv->loop, &c->tcp);
+    c->tcp.data = c;
+    rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0) {
+        peer_names(c);
+        refuse = over_cap(srv, c);
+        if (refuse != NULL) {
+            sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s reason=%s", c->peer, refuse);
+        }
+    } else {
+        sitx_log(SITX_LOG_ERR, "accept-failed", "error=%s", uv_strerror(rc));
+        refuse = "accept-failed";
+    }
+    if (refuse != NULL) {
+        uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
+        return;
+    }
+    uv_timer_init(srv->loop, &c->timer);
+    uv_timer_init(srv->loop, &c->deadline);
+    c->timer.data = c;
+    c->deadline.data = c;
+    c->refs = 3; /* tcp, timer, deadline */
+    c->next = srv->conns;
+    if (srv->conns != NULL) {
+        srv->conns->prev = c;
+    }
+    srv->conns = c;
+    srv->n_conns++;
+    sitx_log(SITX_LOG_DEBUG, "connection", "peer=%s", c->peer);
+    rc = conn_start(c);
+    if (rc != 0) {
+        conn_close(c, sitx_strerror(rc));
+    }
+}

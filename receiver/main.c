@@ -1,1 +1,448 @@
-int main(void) { return 0; }
+/* sitx-recv: options, usage, key generation, and the loop's start and end. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "cipher.h"
+#include "err.h"
+#include "keyfile.h"
+#include "log.h"
+#include "opts.h"
+#include "server.h"
+
+#ifndef SITX_VERSION
+#define SITX_VERSION "0"
+#endif
+
+enum recv_exit {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1, /* could not start, or failed while running */
+    EXIT_USAGE = 2,
+};
+
+enum opt_id {
+    OPT_LISTEN = 256,
+    OPT_INBOX,
+    OPT_PASSWORD_FILE,
+    OPT_KEY,
+    OPT_AUTHORIZED,
+    OPT_DEADLINE,
+    OPT_MAX_SIZE,
+    OPT_MAX_PIXELS,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_PER_ADDRESS,
+    OPT_MAX_PER_SENDER,
+    OPT_MIN_FREE,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_ON_RECEIVE,
+    OPT_ON_RECEIVE_TIMEOUT,
+    OPT_LOG_FORMAT,
+    OPT_GEN_KEY,
+    OPT_END,
+};
+
+static const struct option long_options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"inbox", required_argument, NULL, OPT_INBOX},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"authorized", required_argument, NULL, OPT_AUTHORIZED},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
+    {"max-transfers-per-sender", required_argument, NULL, OPT_MAX_PER_SENDER},
+    {"min-free", required_argument, NULL, OPT_MIN_FREE},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"on-receive", required_argument, NULL, OPT_ON_RECEIVE},
+    {"on-receive-timeout", required_argument, NULL, OPT_ON_RECEIVE_TIMEOUT},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"gen-key", required_argument, NULL, OPT_GEN_KEY},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct cli {
+    struct recv_config cfg;
+    const char *gen_key;
+    enum sitx_log_format log_format;
+    int verbose;
+    int quiet;
+    int help;
+    int version;
+    int n_opts;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage:\n"
+            "  sitx-recv --listen ADDR:PORT --inbox DIR (--password-file FILE | --key FILE "
+            "--authorized FILE) [options]\n"
+            "  sitx-recv --gen-key FILE\n"
+            "  sitx-recv --version | --help\n"
+            "\n"
+            "Receives PNG and JPEG images from authorised sitx-send senders into DIR.\n"
+            "\n"
+            "  --listen ADDR:PORT              address to listen on (default 0.0.0.0:%d;\n"
+            "                                  [::1]:PORT for IPv6, port 0 for any free port)\n"
+            "  --inbox DIR                     where images are stored (required)\n"
+            "  --password-file FILE            password mode: the shared passphrase (mode 0600);\n"
+            "                                  the SITX_PASSWORD variable may stand in for it\n"
+            "  --key FILE                      key mode: this receiver's private key\n"
+            "  --authorized FILE               key mode: authorised senders, one public key a\n"
+            "                                  line (re-read on SIGHUP)\n"
+            "  --deadline SECONDS              per image, from offer to stored (default 10)\n"
+            "  --max-size BYTES                largest image, e.g. 64M (default 64M)\n"
+            "  --max-pixels N                  most pixels per image, e.g. 64M (default 64M)\n"
+            "  --max-connections N             connections at once (default 64)\n"
+            "  --max-per-address N             connections from one address (default 8)\n"
+            "  --max-transfers-per-sender N    images in progress per sender (default 16)\n"
+            "  --min-free BYTES                free space to keep on the inbox's disk (default "
+            "64M)\n"
+            "  --handshake-timeout SECONDS     time to authenticate (default 10)\n"
+            "  --idle-timeout SECONDS          silence before a connection is closed (default "
+            "30)\n"
+            "  --on-receive CMD                run CMD after each stored image (split on spaces,\n"
+            "                                  no shell; SITX_FILE, SITX_NAME, SITX_SIZE,\n"
+            "                                  SITX_SENDER, SITX_PEER, SITX_HASH in its "
+            "environment)\n"
+            "  --on-receive-timeout SECONDS    kill CMD after this long (default 30)\n"
+            "  --log-format text|json          log line format on stderr (default text)\n"
+            "  -v, --verbose                   log debug events too\n"
+            "  -q, --quiet                     log warnings and errors only\n"
+            "  --gen-key FILE                  write a new private key (0600), print its public\n"
+            "                                  key and fingerprint, and exit\n"
+            "  -V, --version                   print the version and exit\n"
+            "  -h, --help                      print this help and exit\n"
+            "\n"
+            "Durations take s, ms or m suffixes (\"10\", \"500ms\"); sizes k, M, G (powers of "
+            "1024).\n"
+            "Exit status: 0 stopped cleanly, 1 could not start, 2 usage error.\n"
+            "\n"
+            "Example:\n"
+            "  sitx-recv --gen-key /etc/sitx/recv.key\n"
+            "  sitx-recv --listen 0.0.0.0:7717 --inbox /srv/inbox --key /etc/sitx/recv.key \\\n"
+            "            --authorized /etc/sitx/authorized_senders --on-receive "
+            "'/usr/local/bin/notify-new-image'\n",
+            SITX_DEFAULT_PORT);
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "sitx-recv: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'sitx-recv --help'.\n");
+    exit(EXIT_USAGE);
+}
+
+static uint64_t parse_seconds(const char *name, const char *arg)
+{
+    uint64_t ms = 0;
+
+    if (sitx_parse_duration_ms(arg, &ms) != 0 || ms == 0) {
+        usage_error("%s: not a positive duration: `%s'", name, arg);
+    }
+    return ms;
+}
+
+static uint64_t parse_bytes(const char *name, const char *arg, uint64_t min)
+{
+    uint64_t v = 0;
+
+    if (sitx_parse_size(arg, &v) != 0 || v < min) {
+        usage_error("%s: not a size (like 512k, 64M): `%s'", name, arg);
+    }
+    return v;
+}
+
+static uint64_t parse_count(const char *name, const char *arg)
+{
+    uint64_t v = 0;
+
+    if (sitx_parse_uint(arg, 1, 1000000, &v) != 0) {
+        usage_error("%s: not a whole number from 1 to 1000000: `%s'", name, arg);
+    }
+    return v;
+}
+
+/* ADDR:PORT, where port 0 (any free port, for tests) is allowed too. */
+static void parse_listen(const char *arg, struct recv_config *cfg)
+{
+    char tmp[SITX_HOST_MAX + 8];
+    size_t len = strlen(arg);
+    int any_port = 0;
+    int rc;
+
+    if (len >= 3 && len < sizeof(tmp) && strcmp(arg + len - 2, ":0") == 0 &&
+        (arg[len - 3] == ']' || strchr(arg, ':') == arg + len - 2)) {
+        memcpy(tmp, arg, len - 2);
+        tmp[len - 2] = '\0';
+        any_port = 1;
+        rc = sitx_parse_hostport(tmp, SITX_DEFAULT_PORT, cfg->listen_host, &cfg->listen_port);
+    } else {
+        rc = sitx_parse_hostport(arg, SITX_DEFAULT_PORT, cfg->listen_host, &cfg->listen_port);
+    }
+    if (rc != 0 || cfg->listen_host[0] == '\0') {
+        usage_error("--listen: not ADDR:PORT: `%s'", arg);
+    }
+    if (any_port) {
+        cfg->listen_port = 0;
+    }
+}
+
+static void take_option(struct cli *cli, int id, const char *arg)
+{
+    struct recv_config *cfg = &cli->cfg;
+
+    switch (id) {
+    case OPT_LISTEN:
+        parse_listen(arg, cfg);
+        break;
+    case OPT_INBOX:
+        cfg->inbox = arg;
+        break;
+    case OPT_PASSWORD_FILE:
+        cfg->password_file = arg;
+        break;
+    case OPT_KEY:
+        cfg->key_file = arg;
+        break;
+    case OPT_AUTHORIZED:
+        cfg->authorized_file = arg;
+        break;
+    case OPT_DEADLINE:
+        cfg->deadline_ms = parse_seconds("--deadline", arg);
+        break;
+    case OPT_MAX_SIZE:
+        cfg->max_size = parse_bytes("--max-size", arg, 1);
+        break;
+    case OPT_MAX_PIXELS:
+        cfg->max_pixels = parse_bytes("--max-pixels", arg, 1);
+        break;
+    case OPT_MAX_CONNECTIONS:
+        cfg->max_connections = parse_count("--max-connections", arg);
+        break;
+    case OPT_MAX_PER_ADDRESS:
+        cfg->max_per_address = parse_count("--max-per-address", arg);
+        break;
+    case OPT_MAX_PER_SENDER:
+        cfg->max_transfers_per_sender = parse_count("--max-transfers-per-sender", arg);
+        break;
+    case OPT_MIN_FREE:
+        cfg->min_free = parse_bytes("--min-free", arg, 0);
+        break;
+    case OPT_HANDSHAKE_TIMEOUT:
+        cfg->handshake_timeout_ms = parse_seconds("--handshake-timeout", arg);
+        break;
+    case OPT_IDLE_TIMEOUT:
+        cfg->idle_timeout_ms = parse_seconds("--idle-timeout", arg);
+        break;
+    case OPT_ON_RECEIVE:
+        if (strspn(arg, " \t\n") == strlen(arg)) {
+            usage_error("%s", "--on-receive: empty command");
+        }
+        cfg->on_receive = arg;
+        break;
+    case OPT_ON_RECEIVE_TIMEOUT:
+        cfg->hook_timeout_ms = parse_seconds("--on-receive-timeout", arg);
+        break;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "text") == 0) {
+            cli->log_format = SITX_LOG_TEXT;
+        } else if (strcmp(arg, "json") == 0) {
+            cli->log_format = SITX_LOG_JSON;
+        } else {
+            usage_error("--log-format: neither text nor json: `%s'", arg);
+        }
+        break;
+    case OPT_GEN_KEY:
+        cli->gen_key = arg;
+        break;
+    case 'v':
+        cli->verbose = 1;
+        break;
+    case 'q':
+        cli->quiet = 1;
+        break;
+    case 'V':
+        cli->version = 1;
+        break;
+    case 'h':
+        cli->help = 1;
+        break;
+    default:
+        usage_error("%s", "unknown option");
+    }
+}
+
+static void parse_args(int argc, char **argv, struct cli *cli)
+{
+    unsigned char seen[OPT_END] = {0};
+    int id;
+
+    opterr = 0;
+    while ((id = getopt_long(argc, argv, ":vqVh", long_options, NULL)) != -1) {
+        if (id == '?') {
+            usage_error("unknown option `%s'", argv[optind - 1]);
+        }
+        if (id == ':') {
+            usage_error("option `%s' needs a value", argv[optind - 1]);
+        }
+        if (id < 0 || id >= OPT_END || seen[id]) {
+            usage_error("option `%s' given twice", argv[optind - 1]);
+        }
+        seen[id] = 1;
+        cli->n_opts++;
+        take_option(cli, id, optarg);
+    }
+    if (optind < argc) {
+        usage_error("unexpected argument `%s'", argv[optind]);
+    }
+}
+
+/* The checks that need the whole command line. */
+static void check_args(const struct cli *cli)
+{
+    const struct recv_config *cfg = &cli->cfg;
+
+    if (cli->gen_key != NULL) {
+        if (cli->n_opts != 1) {
+            usage_error("%s", "--gen-key takes no other option");
+        }
+        return;
+    }
+    if (cli->verbose && cli->quiet) {
+        usage_error("%s", "--verbose and --quiet do not go together");
+    }
+    if (cfg->inbox == NULL) {
+        usage_error("%s", "--inbox DIR is required");
+    }
+    if ((cfg->key_file == NULL) != (cfg->authorized_file == NULL)) {
+        usage_error("%s", "key mode needs both --key FILE and --authorized FILE");
+    }
+    if (cfg->key_file == NULL && cfg->password_file == NULL && getenv("SITX_PASSWORD") == NULL) {
+        usage_error("%s", "give --password-file FILE (or SITX_PASSWORD), or --key FILE and "
+                          "--authorized FILE");
+    }
+}
+
+static int gen_key(const char *path)
+{
+    struct sitx_keypair kp = {NULL, {0}};
+    char pub[SITX_PUBKEY_TEXT_LEN + 1];
+    char fp[SITX_FINGERPRINT_LEN + 1];
+    int rc;
+
+    rc = sitx_keypair_generate(&kp);
+    if (rc == 0) {
+        rc = sitx_keyfile_save(path, &kp);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sitx-recv: cannot write the key `%s': %s\n", path, sitx_strerror(rc));
+        sitx_keypair_clear(&kp);
+        return EXIT_RUNTIME;
+    }
+    sitx_pubkey_encode(kp.pk, pub);
+    sitx_fingerprint(kp.pk, fp);
+    /* The public key alone on the first line: the output works as a key file for senders. */
+    printf("%s\nfingerprint: %s\n", pub, fp);
+    sitx_keypair_clear(&kp);
+    return EXIT_OK;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+static int run(const struct recv_config *cfg)
+{
+    struct sitx_server srv;
+    uv_loop_t loop;
+    int rc;
+    int code = EXIT_OK;
+
+    rc = uv_loop_init(&loop);
+    if (rc != 0) {
+        fprintf(stderr, "sitx-recv: cannot start the event loop: %s\n", uv_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    rc = server_init(&srv, &loop, cfg);
+    if (rc == 0) {
+        rc = server_start(&srv);
+    }
+    if (rc != 0) {
+        code = EXIT_RUNTIME;
+    }
+    if (rc == 0 || srv.handles_open > 0) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    /* Anything still open (there should be nothing) is closed so the loop can be freed. */
+    uv_walk(&loop, close_walk_cb, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+        sitx_log(SITX_LOG_ERR, "loop-close-failed", "error=%s", "handles still open");
+        code = EXIT_RUNTIME;
+    }
+    server_clear(&srv);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    int level;
+
+    memset(&cli, 0, sizeof(cli));
+    recv_config_default(&cli.cfg);
+    cli.log_format = SITX_LOG_TEXT;
+    parse_args(argc, argv, &cli);
+    if (cli.help) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (cli.version) {
+        printf("sitx-recv %s (protocol %d)\n", SITX_VERSION, SITX_PROTO_VERSION);
+        return EXIT_OK;
+    }
+    check_args(&cli);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "sitx-recv: libsodium could not be initialised; refusing to start\n");
+        return EXIT_RUNTIME;
+    }
+    if (cli.gen_key != NULL) {
+        return gen_key(cli.gen_key);
+    }
+    if (!sitx_aesgcm_available()) {
+        fprintf(stderr, "sitx-recv: this CPU has no AES-256-GCM support in libsodium "
+                        "(AES-NI and PCLMUL are needed); refusing to start\n");
+        return EXIT_RUNTIME;
+    }
+    level = cli.verbose ? SITX_LOG_DEBUG : cli.quiet ? SITX_LOG_WARNING : SITX_LOG_INFO;
+    sitx_log_init("sitx-recv", cli.log_format, level);
+    /* A peer that vanishes mid-write must give EPIPE, not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+    return run(&cli.cfg);
+}

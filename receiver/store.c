@@ -1,1 +1,365 @@
-/* placeholder: replaced by the module's implementation */
+/* Thread-pool jobs of a transfer: write + hash + validate a chunk, verify a
+ * dedup hit, and the final job (hash check, validation, fsync, index line,
+ * link). Nothing here runs on the loop thread except after_work(). */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "err.h"
+#include "index.h"
+#include "server.h"
+#include "transfer.h"
+
+/* Read size when hashing a stored file to verify a dedup hit. */
+#define VERIFY_BUF (256u * 1024u)
+/* Candidates tried for a free name before giving up. */
+#define NAME_TRIES 10000
+
+enum job_kind {
+    JOB_WRITE,
+    JOB_VERIFY,
+    JOB_FINAL,
+};
+
+struct store_job {
+    uv_work_t req; /* .data = this */
+    struct transfer *t;
+    enum job_kind kind;
+    uint8_t *buf; /* owned by the job */
+    size_t len;
+    int rc;         /* JOB_WRITE: 0 or -errno from the file */
+    uint8_t status; /* validation (JOB_WRITE) or outcome (JOB_FINAL) */
+    char msg[SITX_TEXT_MAX + 1];
+    char name[SITX_NAME_MAX + 1]; /* JOB_VERIFY: name to check; JOB_FINAL: stored name */
+    int found;                    /* JOB_VERIFY */
+    /* Copies the worker needs, so that it reads nothing the loop may change. */
+    int dirfd;
+    struct dedup_index *idx;
+    uint8_t sender[INDEX_ID_BYTES];
+    uint64_t size;
+    uint8_t hash[SITX_CONTENT_HASH_BYTES];
+};
+
+uint8_t store_status_for_errno(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT ? SITX_ST_DISK_FULL : SITX_ST_INTERNAL;
+}
+
+static uint8_t status_for_image_error(int rc)
+{
+    if (rc == SITX_E_LIMIT || rc == SITX_E_TOO_LARGE) {
+        return SITX_ST_TOO_LARGE;
+    }
+    if (rc == SITX_E_NOMEM || rc == SITX_E_INTERNAL) {
+        return SITX_ST_INTERNAL;
+    }
+    return SITX_ST_BAD_IMAGE;
+}
+
+static void set_msg(struct store_job *j, uint8_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_msg(struct store_job *j, uint8_t status, const char *fmt, ...)
+{
+    va_list ap;
+
+    j->status = status;
+    va_start(ap, fmt);
+    vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+    va_end(ap);
+}
+
+/* Worker: feeds one chunk to the hash always, and to the validator and the
+ * temporary file while the transfer has not failed. */
+static void write_chunk(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    int rc;
+
+    if (j->len == 0) {
+        return;
+    }
+    sitx_content_hash_update(&t->hash, j->buf, j->len);
+    if (t->fail_status != 0 || !t->tmp_open) {
+        return;
+    }
+    if (t->val != NULL) {
+        rc = sitx_image_validator_feed(t->val, j->buf, j->len);
+        if (rc != 0) {
+            set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+            return;
+        }
+    }
+    j->rc = sitx_tmpfile_write(&t->tmp, j->buf, j->len);
+}
+
+/* Splits want into stem and extension and tries "stem.ext", "stem-1.ext", ...
+ * for a name nobody uses yet. Called under the index lock, so our own jobs
+ * never race for one; anyone else creating files in the inbox is caught by
+ * the link, which never overwrites. */
+static int pick_name(int dirfd, const char *want, char *out, size_t cap)
+{
+    const char *dot = strrchr(want, '.');
+    size_t stem_len = dot != NULL && dot != want ? (size_t)(dot - want) : strlen(want);
+    const char *ext = want + stem_len;
+
+    for (int i = 0; i < NAME_TRIES; i++) {
+        char suffix[16] = "";
+        size_t keep = stem_len;
+        int n;
+
+        if (i > 0) {
+            snprintf(suffix, sizeof(suffix), "-%d", i);
+        }
+        /* Shorten the stem, on a UTF-8 boundary, until the whole name fits. */
+        while (keep > 1 && keep + strlen(suffix) + strlen(ext) > SITX_NAME_MAX) {
+            keep--;
+            while (keep > 1 && ((unsigned char)want[keep] & 0xc0) == 0x80) {
+                keep--;
+            }
+        }
+        n = snprintf(out, cap, "%.*s%s%s", (int)keep, want, suffix, ext);
+        if (n < 0 || (size_t)n >= cap) {
+            return SITX_E_INTERNAL;
+        }
+        if (faccessat(dirfd, out, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) {
+                return 0;
+            }
+            return -errno;
+        }
+    }
+    return -EEXIST;
+}
+
+/* Worker: the index line, then the link, under the index lock. */
+static void commit(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    char cand[SITX_NAME_MAX + 1];
+    int rc;
+
+    index_lock(j->idx);
+    rc = pick_name(j->dirfd, t->name, cand, sizeof(cand));
+    if (rc == 0) {
+        rc = index_append(j->idx, j->sender, j->hash, cand);
+    }
+    if (rc == 0) {
+        j->name[0] = '\0';
+        rc = sitx_tmpfile_commit(&t->tmp, cand, j->name, sizeof(j->name));
+        if (rc != 0 && j->name[0] != '\0') {
+            /* Linked, but tidying up after (the directory fsync) failed: the
+             * image is whole in the inbox, so it counts as stored. */
+            rc = 0;
+        }
+    }
+    if (rc == 0 && strcmp(cand, j->name) != 0) {
+        /* Someone else took the name in between: record where it really went. */
+        rc = index_append(j->idx, j->sender, j->hash, j->name);
+        if (rc != 0) {
+            /* The file is in place; a missing line only costs a second copy on a resend. */
+            rc = 0;
+        }
+    }
+    index_unlock(j->idx);
+    if (rc != 0) {
+        j->name[0] = '\0';
+        set_msg(j, store_status_for_errno(rc), "storing the image failed: %s", sitx_strerror(rc));
+        return;
+    }
+    j->status = SITX_ST_OK;
+}
+
+static void final_work(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    struct sitx_image_info info;
+    uint8_t got[SITX_CONTENT_HASH_BYTES];
+    int rc;
+
+    write_chunk(j);
+    sitx_content_hash_final(&t->hash, got);
+    memset(&info, 0, sizeof(info));
+    if (sodium_memcmp(got, t->end_hash, sizeof(got)) != 0 ||
+        sodium_memcmp(t->end_hash, t->offer_hash, sizeof(got)) != 0) {
+        set_msg(j, SITX_ST_INTEGRITY, "%s", "content hash does not match the data received");
+    } else if (t->fail_status != 0) {
+        set_msg(j, t->fail_status, "%s", t->fail_msg);
+    } else if (j->status != 0) {
+        /* The validator refused the last chunk; msg is set. */
+    } else if (j->rc != 0) {
+        set_msg(j, store_status_for_errno(j->rc), "writing the image failed: %s",
+                sitx_strerror(j->rc));
+    } else if (t->val == NULL) {
+        set_msg(j, SITX_ST_INTERNAL, "%s", "no validator");
+    } else if ((rc = sitx_image_validator_finish(t->val, &info)) != 0) {
+        set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+    } else if ((uint8_t)info.format != t->format) {
+        set_msg(j, SITX_ST_BAD_IMAGE, "content is %s, not the format offered",
+                sitx_image_format_name(info.format));
+    } else if (fsync(t->tmp.fd) != 0) {
+        rc = -errno;
+        set_msg(j, store_status_for_errno(rc), "fsync failed: %s", sitx_strerror(rc));
+    } else {
+        int expect = COMMIT_OPEN;
+
+        if (atomic_compare_exchange_strong(&t->commit, &expect, COMMIT_LINKING)) {
+            commit(j);
+        } else {
+            /* The deadline or a shutdown answered first: store nothing. */
+            j->status = STORE_CANCELLED;
+        }
+    }
+    sodium_memzero(got, sizeof(got));
+    sitx_image_validator_free(t->val);
+    t->val = NULL;
+    /* After a commit this only closes the descriptor; otherwise the bytes go. */
+    if (t->tmp_open) {
+        sitx_tmpfile_discard(&t->tmp);
+        t->tmp_open = 0;
+    }
+}
+
+static void verify_work(struct store_job *j)
+{
+    struct sitx_content_hash h;
+    uint8_t got[SITX_CONTENT_HASH_BYTES];
+    uint8_t *buf = NULL;
+    uint64_t left = j->size;
+    struct stat st;
+    int fd;
+
+    fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != j->size) {
+        goto out;
+    }
+    buf = malloc(VERIFY_BUF);
+    if (buf == NULL) {
+        goto out;
+    }
+    sitx_content_hash_init(&h);
+    while (left > 0) {
+        ssize_t n = read(fd, buf, left < VERIFY_BUF ? (size_t)left : VERIFY_BUF);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            goto out;
+        }
+        sitx_content_hash_update(&h, buf, (size_t)n);
+        left -= (uint64_t)n;
+    }
+    sitx_content_hash_final(&h, got);
+    j->found = sodium_memcmp(got, j->hash, sizeof(got)) == 0;
+out:
+    free(buf);
+    close(fd);
+}
+
+static void on_work(uv_work_t *req)
+{
+    struct store_job *j = req->data;
+
+    switch (j->kind) {
+    case JOB_WRITE:
+        write_chunk(j);
+        break;
+    case JOB_VERIFY:
+        verify_work(j);
+        break;
+    case JOB_FINAL:
+        final_work(j);
+        free(j->buf);
+        j->buf = NULL;
+        break;
+    }
+}
+
+static void on_work_done(uv_work_t *req, int status)
+{
+    struct store_job *j = req->data;
+    struct transfer *t = j->t;
+    struct sitx_conn *c = t->conn;
+
+    (void)status; /* jobs are never cancelled */
+    t->job_busy = 0;
+    switch (j->kind) {
+    case JOB_WRITE:
+        transfer_write_done(t, j->rc, j->status, j->msg, j->buf);
+        break;
+    case JOB_VERIFY:
+        transfer_verify_done(t, j->found);
+        break;
+    case JOB_FINAL:
+        transfer_final_done(t, j->status, j->msg, j->name);
+        break;
+    }
+    free(j);
+    conn_unref(c);
+}
+
+static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t len,
+                  const char *name)
+{
+    struct sitx_server *srv = t->conn->srv;
+    struct store_job *j;
+    int rc;
+
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        free(buf);
+        return SITX_E_NOMEM;
+    }
+    j->req.data = j;
+    j->t = t;
+    j->kind = kind;
+    j->buf = buf;
+    j->len = len;
+    j->dirfd = srv->inbox_fd;
+    j->idx = srv->index;
+    j->size = t->size;
+    memcpy(j->sender, t->conn->sender_id, sizeof(j->sender));
+    memcpy(j->hash, t->offer_hash, sizeof(j->hash));
+    if (name != NULL) {
+        snprintf(j->name, sizeof(j->name), "%s", name);
+    }
+    rc = uv_queue_work(srv->loop, &j->req, on_work, on_work_done);
+    if (rc != 0) {
+        free(j->buf);
+        free(j);
+        return rc;
+    }
+    t->job_busy = 1;
+    conn_ref(t->conn);
+    return 0;
+}
+
+int store_write(struct transfer *t, uint8_t *buf, size_t len)
+{
+    return submit(t, JOB_WRITE, buf, len, NULL);
+}
+
+int store_verify(struct transfer *t, const char *name)
+{
+    return submit(t, JOB_VERIFY, NULL, 0, name);
+}
+
+int store_final(struct transfer *t, uint8_t *buf, size_t len)
+{
+    return submit(t, JOB_FINAL, buf, len, NULL);
+}

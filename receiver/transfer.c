@@ -1,1 +1,464 @@
-/* placeholder: replaced by the module's implementation */
+/* One image from OFFER to END: the offer checks, the dedup look-up (and
+ * the wait for a twin still in flight), DATA copied into chunks that store.c
+ * jobs write, hash and validate one at a time, so the loop only decrypts and
+ * copies, and the completions of those jobs. outcome.c ends transfers. */
+#include "transfer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "conn.h"
+#include "err.h"
+#include "hook.h"
+#include "index.h"
+#include "log.h"
+#include "name.h"
+#include "record.h"
+#include "server.h"
+#include "store.h"
+
+/* Bytes that accepted transfers may still write, over the whole server: the
+ * free-space check reserves them so that parallel offers cannot overbook. */
+static uint64_t pending_bytes(const struct sitx_server *srv)
+{
+    uint64_t sum = 0;
+
+    for (const struct sitx_conn *c = srv->conns; c != NULL; c = c->next) {
+        for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
+            if (t->state == XF_RECEIVING || t->state == XF_ENDING) {
+                sum += t->size - t->received;
+            }
+        }
+    }
+    return sum;
+}
+
+/* Free space, temporary file, validator, first chunk, then ACCEPT. */
+static void start_receive(struct transfer *t)
+{
+    struct sitx_conn *c = t->conn;
+    struct sitx_server *srv = c->srv;
+    struct sitx_accept acc;
+    uint8_t rec[64];
+    char msg[SITX_TEXT_MAX + 1];
+    size_t len = 0;
+    int64_t avail;
+    uint64_t reserved;
+    uint64_t need;
+    int rc;
+
+    avail = sitx_fs_free_bytes(srv->inbox_fd);
+    if (avail < 0) {
+        snprintf(msg, sizeof(msg), "cannot read the free space: %s", sitx_strerror((int)avail));
+        xfer_finish(t, SITX_ST_INTERNAL, msg, NULL);
+        return;
+    }
+    reserved = pending_bytes(srv);
+    need = t->size + srv->cfg->min_free;
+    need = need < t->size ? UINT64_MAX : need;
+    need = need + reserved < need ? UINT64_MAX : need + reserved;
+    if ((uint64_t)avail < need) {
+        snprintf(msg, sizeof(msg),
+                 "%" PRIu64 " bytes free, %" PRIu64 " needed with the reserve of %" PRIu64,
+                 (uint64_t)avail, need, srv->cfg->min_free);
+        xfer_finish(t, SITX_ST_DISK_FULL, msg, NULL);
+        return;
+    }
+    rc = sitx_tmpfile_open(&t->tmp, srv->inbox_fd);
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "cannot create a temporary file: %s", sitx_strerror(rc));
+        xfer_finish(t, store_status_for_errno(rc), msg, NULL);
+        return;
+    }
+    t->tmp_open = 1;
+    rc = sitx_image_validator_new(&t->val, &srv->limits);
+    if (rc != 0) {
+        xfer_finish(t, SITX_ST_INTERNAL, "cannot start the image validator", NULL);
+        return;
+    }
+    t->chunk_cap = t->size < XFER_CHUNK ? (size_t)t->size : XFER_CHUNK;
+    t->fill = malloc(t->chunk_cap);
+    if (t->fill == NULL) {
+        xfer_finish(t, SITX_ST_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    sitx_content_hash_init(&t->hash);
+    memset(&acc, 0, sizeof(acc));
+    memcpy(acc.id, t->id, sizeof(acc.id));
+    acc.offset = 0;
+    if (sitx_accept_encode(&acc, rec, sizeof(rec), &len) != 0 ||
+        conn_send_record(c, rec, len) != 0) {
+        xfer_finish(t, SITX_ST_INTERNAL, "cannot send ACCEPT", NULL);
+        return;
+    }
+    t->state = XF_RECEIVING;
+}
+
+static int same_sender(const struct sitx_conn *a, const struct sitx_conn *b)
+{
+    return a->authed && b->authed && sodium_memcmp(a->sender_id, b->sender_id, 32) == 0;
+}
+
+/* A transfer of the same content from the same sender that may still end
+ * up stored. An offer with such a twin waits for it (a resend racing its
+ * first copy, or the same image twice in a batch), so no content is stored
+ * twice for one sender. */
+static const struct transfer *find_twin(const struct sitx_server *srv, const struct transfer *t)
+{
+    for (const struct sitx_conn *c = srv->conns; c != NULL; c = c->next) {
+        if (!same_sender(c, t->conn)) {
+            continue;
+        }
+        for (const struct transfer *o = c->transfers; o != NULL; o = o->next) {
+            if (o != t && !o->waiting_twin && !o->result_sent &&
+                (o->state == XF_RECEIVING || o->state == XF_ENDING || o->state == XF_STORING) &&
+                sodium_memcmp(o->offer_hash, t->offer_hash, SITX_CONTENT_HASH_BYTES) == 0) {
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Already stored (verify the file first), being stored by a twin (wait for
+ * it), or new (receive it). use_index is 0 right after a failed verification. */
+static void decide(struct transfer *t, int use_index)
+{
+    struct sitx_server *srv = t->conn->srv;
+    const char *hit = NULL;
+
+    if (use_index) {
+        hit = index_find(srv->index, t->conn->sender_id, t->offer_hash);
+    }
+    if (hit != NULL) {
+        snprintf(t->stored, sizeof(t->stored), "%s", hit);
+        if (store_verify(t, t->stored) == 0) {
+            return;
+        }
+    }
+    if (find_twin(srv, t) != NULL) {
+        t->waiting_twin = 1;
+        return;
+    }
+    start_receive(t);
+}
+
+/* The first offer waiting for a twin that has none any more, or NULL. */
+static struct transfer *next_waiter(const struct sitx_server *srv)
+{
+    for (struct sitx_conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->state != CONN_OPEN) {
+            continue; /* closing: its transfers are being dropped */
+        }
+        for (struct transfer *t = c->transfers; t != NULL; t = t->next) {
+            if (t->waiting_twin && t->state == XF_CHECKING && find_twin(srv, t) == NULL) {
+                return t;
+            }
+        }
+    }
+    return NULL;
+}
+
+void transfer_wake_twins(struct sitx_server *srv)
+{
+    struct transfer *t;
+
+    /* Each round settles one waiter (ALREADY_STORED check, or it becomes the
+     * twin the others wait for), and rescans, since deciding may release
+     * transfers anywhere. */
+    while ((t = next_waiter(srv)) != NULL) {
+        t->waiting_twin = 0;
+        decide(t, 1);
+    }
+}
+
+int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer)
+{
+    struct sitx_server *srv = c->srv;
+    const struct recv_config *cfg = srv->cfg;
+    struct transfer *t;
+    char msg[SITX_TEXT_MAX + 1];
+
+    if (c->rx_t != NULL) {
+        if (c->rx_t->state != XF_DISCARDING) {
+            conn_violation(c, "OFFER while transfer %s is in progress",
+                           c->rx_t->state == XF_CHECKING ? "being checked" : "receiving");
+            return -1;
+        }
+        /* Told TIMEOUT, the sender moved on without END: fine. */
+        xfer_release(c->rx_t);
+        c->rx_t = NULL;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        conn_close(c, "out-of-memory");
+        return -1;
+    }
+    t->conn = c;
+    t->state = XF_CHECKING;
+    memcpy(t->id, offer->id, sizeof(t->id));
+    t->format = offer->format;
+    t->size = offer->size;
+    memcpy(t->offer_hash, offer->hash, sizeof(t->offer_hash));
+    sitx_name_sanitize(offer->name, strlen(offer->name),
+                       sitx_image_ext((enum sitx_image_format)offer->format), t->name,
+                       sizeof(t->name));
+    t->started_ms = uv_now(srv->loop);
+    t->deadline_ms = t->started_ms + cfg->deadline_ms;
+    atomic_init(&t->commit, COMMIT_OPEN);
+    t->next = c->transfers;
+    c->transfers = t;
+
+    if (c->stopping) {
+        xfer_finish(t, SITX_ST_SHUTTING_DOWN, "the receiver is stopping", NULL);
+        return 0;
+    }
+    if (t->size > cfg->max_size) {
+        snprintf(msg, sizeof(msg), "image is %" PRIu64 " bytes, the limit is %" PRIu64, t->size,
+                 cfg->max_size);
+        xfer_finish(t, SITX_ST_TOO_LARGE, msg, NULL);
+        return 0;
+    }
+    if (t->format != SITX_FMT_PNG && t->format != SITX_FMT_JPEG) {
+        xfer_finish(t, SITX_ST_BAD_IMAGE, "format is neither PNG nor JPEG", NULL);
+        return 0;
+    }
+    if (c->n_active >= XFER_PER_CONN_MAX) {
+        xfer_finish(t, SITX_ST_RATE_LIMITED, "too many transfers on this connection", NULL);
+        return 0;
+    }
+    if (server_sender_transfers(srv, c->sender_id) >= cfg->max_transfers_per_sender) {
+        snprintf(msg, sizeof(msg), "this sender already has %" PRIu64 " transfers in progress",
+                 cfg->max_transfers_per_sender);
+        xfer_finish(t, SITX_ST_RATE_LIMITED, msg, NULL);
+        return 0;
+    }
+    t->counted = 1;
+    c->n_active++;
+    c->rx_t = t;
+    decide(t, 1);
+    conn_rearm_deadline(c);
+    return 0;
+}
+
+/* Hands the full chunk to a write job and starts filling the other one. */
+static int submit_fill(struct transfer *t)
+{
+    uint8_t *buf = t->fill;
+    size_t len = t->fill_len;
+    uint8_t *next = t->spare;
+
+    if (next == NULL) {
+        next = malloc(t->chunk_cap);
+        if (next == NULL) {
+            return SITX_E_NOMEM;
+        }
+    }
+    t->spare = NULL;
+    t->fill = next;
+    t->fill_len = 0;
+    return store_write(t, buf, len);
+}
+
+int transfer_ready_for_frame(struct sitx_conn *c)
+{
+    struct transfer *t = c->rx_t;
+    uint64_t room;
+
+    if (t == NULL || t->state != XF_RECEIVING) {
+        return 1;
+    }
+    room = t->size - t->received;
+    room = room > SITX_DATA_MAX ? SITX_DATA_MAX : room;
+    if (t->chunk_cap - t->fill_len >= room) {
+        return 1;
+    }
+    if (t->job_busy) {
+        return 0;
+    }
+    if (submit_fill(t) != 0) {
+        xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+    }
+    return 1;
+}
+
+int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len)
+{
+    struct transfer *t = c->rx_t;
+
+    if (t == NULL) {
+        conn_violation(c, "DATA without an accepted offer");
+        return -1;
+    }
+    if (t->state == XF_DISCARDING) {
+        return 0;
+    }
+    if (t->state != XF_RECEIVING) {
+        conn_violation(c, "DATA before ACCEPT");
+        return -1;
+    }
+    if (len > t->size - t->received) {
+        conn_violation(c, "more DATA than the %" PRIu64 " bytes offered", t->size);
+        return -1;
+    }
+    if (t->chunk_cap - t->fill_len < len) {
+        /* transfer_ready_for_frame() makes room before each record. */
+        xfer_cancel(t, SITX_ST_INTERNAL, "no room for DATA");
+        return 0;
+    }
+    memcpy(t->fill + t->fill_len, bytes, len);
+    t->fill_len += len;
+    t->received += len;
+    if (t->fill_len == t->chunk_cap && !t->job_busy && t->received < t->size) {
+        if (submit_fill(t) != 0) {
+            xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+        }
+    }
+    return 0;
+}
+
+/* All bytes are in: the final job takes the last chunk. */
+static void start_final(struct transfer *t)
+{
+    uint8_t *buf = t->fill;
+    size_t len = t->fill_len;
+
+    t->fill = NULL;
+    t->fill_len = 0;
+    free(t->spare);
+    t->spare = NULL;
+    t->state = XF_STORING;
+    if (store_final(t, buf, len) != 0) {
+        xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
+    }
+}
+
+int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
+{
+    struct transfer *t = c->rx_t;
+
+    if (t == NULL) {
+        conn_violation(c, "END without an accepted offer");
+        return -1;
+    }
+    if (t->state == XF_DISCARDING) {
+        xfer_release(t);
+        return 0;
+    }
+    if (t->state != XF_RECEIVING) {
+        conn_violation(c, "END before ACCEPT");
+        return -1;
+    }
+    if (t->received != t->size) {
+        conn_violation(c, "END after %" PRIu64 " of %" PRIu64 " bytes", t->received, t->size);
+        return -1;
+    }
+    memcpy(t->end_hash, end->hash, sizeof(t->end_hash));
+    c->rx_t = NULL;
+    if (t->job_busy) {
+        t->state = XF_ENDING;
+    } else {
+        start_final(t);
+    }
+    return 0;
+}
+
+void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
+                         uint8_t *buf)
+{
+    struct sitx_conn *c = t->conn;
+    int failed_now = 0;
+
+    if (t->spare == NULL && t->state == XF_RECEIVING && !t->released) {
+        t->spare = buf;
+    } else {
+        free(buf);
+    }
+    if (t->released) {
+        xfer_release(t);
+        return;
+    }
+    if (t->fail_status == 0 && vstatus != 0) {
+        t->fail_status = vstatus;
+        snprintf(t->fail_msg, sizeof(t->fail_msg), "%s", vmsg);
+        failed_now = 1;
+    } else if (t->fail_status == 0 && rc != 0) {
+        t->fail_status = store_status_for_errno(rc);
+        snprintf(t->fail_msg, sizeof(t->fail_msg), "writing the image failed: %s",
+                 sitx_strerror(rc));
+        failed_now = 1;
+    }
+    if (failed_now && t->tmp_open) {
+        /* Give the space back now; the hash still runs so END can be checked. */
+        sitx_tmpfile_discard(&t->tmp);
+        t->tmp_open = 0;
+    }
+    switch (t->state) {
+    case XF_RECEIVING:
+        if (t->fill_len == t->chunk_cap && t->received < t->size && submit_fill(t) != 0) {
+            xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+        }
+        break;
+    case XF_ENDING:
+        start_final(t);
+        break;
+    case XF_DISCARDING:
+        xfer_drop_resources(t);
+        break;
+    case XF_CHECKING:
+    case XF_STORING:
+    case XF_DONE:
+        break;
+    }
+    if (c->paused) {
+        conn_resume(c);
+    }
+}
+
+void transfer_verify_done(struct transfer *t, int found)
+{
+    if (t->released || t->state != XF_CHECKING) {
+        xfer_release(t);
+        return;
+    }
+    if (found) {
+        xfer_finish(t, SITX_ST_ALREADY_STORED, "", t->stored);
+        return;
+    }
+    decide(t, 0);
+}
+
+void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
+                         const char *stored_name)
+{
+    struct sitx_conn *c = t->conn;
+    struct sitx_server *srv = c->srv;
+    char hex[SITX_CONTENT_HASH_BYTES * 2 + 1];
+    struct hook_info hi;
+
+    if (status == STORE_CANCELLED || t->result_sent) {
+        t->state = XF_DONE;
+        xfer_release(t);
+        return;
+    }
+    if (status == SITX_ST_OK) {
+        c->n_stored++;
+        if (index_add(srv->index, c->sender_id, t->offer_hash, stored_name) != 0) {
+            sitx_log(SITX_LOG_WARNING, "index-add-failed", "error=out-of-memory");
+        }
+        if (srv->hooks != NULL) {
+            sodium_bin2hex(hex, sizeof(hex), t->offer_hash, SITX_CONTENT_HASH_BYTES);
+            hi.name = stored_name;
+            hi.size = t->size;
+            hi.sender = c->keyfp;
+            hi.peer = c->peer;
+            hi.hash_hex = hex;
+            hook_run(srv->hooks, &hi);
+        }
+    }
+    xfer_finish(t, status, msg, stored_name);
+}

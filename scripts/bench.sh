@@ -87,7 +87,8 @@ start_receiver() {
     rm -rf "$work/inbox"; mkdir -p "$work/inbox"
     : >"$log"
     $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" --key "$work/keys/recv.key" \
-        --authorized "$work/keys/authorized" --max-size 256M --quiet 2>"$log" &
+        --authorized "$work/keys/authorized" --max-size 256M --max-per-address 32 \
+        --max-transfers-per-sender 32 --quiet 2>"$log" &
     recv_pid=$!
     pids+=("$recv_pid")
     for _ in $(seq 1 200); do

@@ -1,0 +1,33 @@
+/* Thread-pool jobs for one transfer. Each job owns the buffer it is given,
+ * has the transfer's worker-side fields (temporary file, content hash,
+ * validator) to itself while t->job_busy, holds a reference on the
+ * connection, and reports back on the loop thread through transfer.h. */
+#ifndef SITX_RECV_STORE_H
+#define SITX_RECV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct transfer;
+
+/* The final job's outcome when a deadline or shutdown won the race to answer
+ * first: nothing was stored and the RESULT is already sent. */
+#define STORE_CANCELLED 0xff
+
+/* Writes, hashes and validates buf[0..len) (len may be 0); takes buf.
+ * Returns 0 or a negative error (buf freed). */
+int store_write(struct transfer *t, uint8_t *buf, size_t len);
+
+/* Checks that the stored file name still holds content with the offer's
+ * hash. Returns 0 or a negative error. */
+int store_verify(struct transfer *t, const char *name);
+
+/* The last bytes (buf may be NULL), then the hash check against END and the
+ * offer, the end of validation under the pixel limit, fsync, the index line
+ * and the link into place. Takes buf. Returns 0 or a negative error. */
+int store_final(struct transfer *t, uint8_t *buf, size_t len);
+
+/* Maps a storage error to a wire status: DISK_FULL for ENOSPC/EDQUOT, else INTERNAL. */
+uint8_t store_status_for_errno(int rc);
+
+#endif

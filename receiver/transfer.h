@@ -1,0 +1,123 @@
+/* One image on one connection, from OFFER to RESULT: the offer checks, DATA
+ * batched into chunks that thread-pool jobs write, hash and validate, END,
+ * the deadline, and the one RESULT (and log line) per image. */
+#ifndef SITX_RECV_TRANSFER_H
+#define SITX_RECV_TRANSFER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "image.h"
+#include "msg.h"
+#include "safefile.h"
+
+struct sitx_conn;
+struct sitx_server;
+
+/* Bytes of DATA gathered before a write job takes them. */
+#define XFER_CHUNK (256u * 1024u)
+/* Transfers one connection may have open at once (one storing, one arriving, slack). */
+#define XFER_PER_CONN_MAX 4
+
+enum xfer_state {
+    XF_CHECKING,   /* OFFER seen, the dedup index hit is being verified */
+    XF_RECEIVING,  /* ACCEPT sent: DATA arrives */
+    XF_ENDING,     /* END seen, a write job still runs */
+    XF_STORING,    /* the final job runs: hash check, validation, commit */
+    XF_DISCARDING, /* RESULT already sent: DATA is dropped until END */
+    XF_DONE,       /* outcome decided; released when no job runs */
+};
+
+/* Who wins between the final job (about to link the file) and a deadline or
+ * shutdown (about to answer TIMEOUT / SHUTTING_DOWN). */
+enum xfer_commit {
+    COMMIT_OPEN = 0,
+    COMMIT_LINKING,
+    COMMIT_CANCELLED,
+};
+
+struct transfer {
+    struct transfer *next; /* in conn->transfers */
+    struct sitx_conn *conn;
+    enum xfer_state state;
+
+    uint8_t id[SITX_TRANSFER_ID_BYTES];
+    uint8_t format;
+    uint64_t size;
+    uint8_t offer_hash[SITX_CONTENT_HASH_BYTES];
+    uint8_t end_hash[SITX_CONTENT_HASH_BYTES];
+    char name[SITX_NAME_MAX + 1];   /* sanitised name asked for */
+    char stored[SITX_NAME_MAX + 1]; /* name of the dedup hit being verified */
+
+    uint64_t received;
+    uint64_t started_ms;  /* uv_now at OFFER */
+    uint64_t deadline_ms; /* uv_now value when it expires */
+    int counted;          /* in conn->n_active and the server's reserved bytes */
+    int job_busy;         /* a thread-pool job uses the fields below */
+    int result_sent;
+    int expired;      /* the deadline fired (or a cancel was tried) */
+    int waiting_twin; /* CHECKING: waits for a twin transfer of the same content */
+    int released;     /* release was asked for while a job ran */
+
+    /* A failure seen while DATA still arrives, answered at END. */
+    uint8_t fail_status;
+    char fail_msg[SITX_TEXT_MAX + 1];
+
+    /* Owned by the job in flight while job_busy, else by the loop thread. */
+    struct sitx_tmpfile tmp;
+    int tmp_open;
+    struct sitx_content_hash hash;
+    struct sitx_image_validator *val;
+    uint8_t *fill; /* chunk being filled */
+    size_t fill_len;
+    size_t chunk_cap;
+    uint8_t *spare; /* the other chunk, handed back by the last write job */
+    atomic_int commit;
+};
+
+/* Record handlers, called by the connection for an authenticated sender.
+ * They return 0, or a negative value after the connection was closed for a
+ * protocol violation. */
+int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer);
+int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len);
+int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end);
+
+/* 1 when the next record may be taken (a DATA record would fit in the
+ * chunk, possibly after handing the full chunk to a write job), 0 when
+ * reading must pause until the job in flight returns. */
+int transfer_ready_for_frame(struct sitx_conn *c);
+
+/* Expires the transfers whose deadline passed at now (RESULT TIMEOUT). */
+void transfer_expire(struct sitx_conn *c, uint64_t now);
+/* Earliest deadline among transfers that can still time out, or 0. */
+uint64_t transfer_next_deadline(const struct sitx_conn *c);
+/* Cuts every transfer with RESULT status (SHUTTING_DOWN), when still possible. */
+void transfer_cancel_all(struct sitx_conn *c, uint8_t status, const char *message);
+/* The connection is closing: drop the transfers whose sender is gone
+ * (checking, receiving); the ones whose bytes all arrived go on storing. */
+void transfer_conn_closing(struct sitx_conn *c);
+
+/* Settles the offers that waited for a twin transfer which has ended.
+ * Runs from a zero timer (server_wake_twins), never inside another walk. */
+void transfer_wake_twins(struct sitx_server *srv);
+
+/* store.c completions (loop thread). */
+void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
+                         uint8_t *buf);
+void transfer_verify_done(struct transfer *t, int found);
+void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
+                         const char *stored_name);
+
+/* outcome.c, for transfer.c. */
+/* Answers now (unless already answered), logs, and releases. */
+void xfer_finish(struct transfer *t, uint8_t status, const char *msg, const char *name);
+/* Answers a failure before the transfer ran its course; DATA still coming is dropped. */
+void xfer_cancel(struct transfer *t, uint8_t status, const char *msg);
+/* Forgets t, or marks it so that the completion of the job using it does. */
+void xfer_release(struct transfer *t);
+/* Temporary file, validator and chunks; only while no job uses them. */
+void xfer_drop_resources(struct transfer *t);
+
+#endif
