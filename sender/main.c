@@ -1,1 +1,448 @@
-int main(void) { return 0; }
+/* sitx-send: options, secrets, and the exit code. The run itself is send.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cipher.h"
+#include "err.h"
+#include "image.h"
+#include "keyfile.h"
+#include "known.h"
+#include "log.h"
+#include "opts.h"
+#include "passphrase.h"
+#include "policy.h"
+#include "report.h"
+#include "send.h"
+
+#ifndef SITX_VERSION
+#define SITX_VERSION "0"
+#endif
+
+#define PROG               "sitx-send"
+#define DEFAULT_RETRIES    3
+#define MAX_RETRIES        100
+#define DEFAULT_TIMEOUT_MS 30000
+#define MAX_TIMEOUT_MS     (24ull * 3600 * 1000)
+
+enum opt_id {
+    OPT_PASSWORD_FILE = 256,
+    OPT_KEY,
+    OPT_RECEIVER_KEY,
+    OPT_KNOWN_RECEIVERS,
+    OPT_TOFU,
+    OPT_COMPRESS,
+    OPT_STRIP_METADATA,
+    OPT_RETRIES,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_QUIET,
+    OPT_VERBOSE,
+    OPT_GEN_KEY,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_END_,
+};
+
+static const struct option long_options[] = {
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"receiver-key", required_argument, NULL, OPT_RECEIVER_KEY},
+    {"known-receivers", required_argument, NULL, OPT_KNOWN_RECEIVERS},
+    {"tofu", no_argument, NULL, OPT_TOFU},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"strip-metadata", no_argument, NULL, OPT_STRIP_METADATA},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"gen-key", required_argument, NULL, OPT_GEN_KEY},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+struct args {
+    const char *password_file;
+    const char *key_file;
+    const char *receiver_key;
+    const char *known_receivers;
+    const char *gen_key;
+    const char *compress;
+    int tofu;
+    int strip;
+    int json;
+    int quiet;
+    int verbose;
+    uint64_t retries;
+    uint64_t timeout_ms;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: " PROG " (--password-file FILE | --key FILE --receiver-key KEY|FILE)\n"
+            "                 [OPTIONS] HOST[:PORT] IMAGE...\n"
+            "       " PROG " --gen-key FILE\n"
+            "       " PROG " --version\n"
+            "\n"
+            "Sends PNG and JPEG images to a sitx-recv receiver, encrypted with AES-256-GCM\n"
+            "after a Noise handshake, and reports per image what the receiver answered.\n"
+            "\n"
+            "Authentication, one of:\n"
+            "  --password-file FILE     shared passphrase, first line of FILE (mode 0600);\n"
+            "                           else $SITX_PASSWORD, else a prompt on a terminal\n"
+            "  --key FILE               this sender's private key (key mode)\n"
+            "  --receiver-key KEY|FILE  the receiver's public key (base64), or a file with it\n"
+            "  --known-receivers FILE   pinned receiver keys, lines \"host:port <public key>\"\n"
+            "  --tofu                   record an unknown receiver's key in --known-receivers\n"
+            "\n"
+            "Options:\n"
+            "  --compress MODE          none (bytes as they are), lossless (default: same\n"
+            "                           pixels, smaller when it pays) or lossy[:QUALITY] (JPEG,\n"
+            "                           quality 1-100, default 85)\n"
+            "  --strip-metadata         drop EXIF (GPS ...), XMP and comments; with\n"
+            "                           --compress none only the metadata goes\n"
+            "  --retries N              retries per image of what can be retried (default %d)\n"
+            "  --timeout SECONDS        give up on a receiver silent this long (default %d)\n"
+            "  --json                   one JSON object per image on stdout\n"
+            "  --quiet                  no progress bar; print failures only\n"
+            "  --verbose                log connection and transfer events on stderr\n"
+            "  --gen-key FILE           write a new private key (mode 0600), print the\n"
+            "                           public key and its fingerprint\n"
+            "  --help                   show this help\n"
+            "  --version                show the version\n"
+            "\n"
+            "PORT defaults to %d; write IPv6 addresses in brackets: [::1]:%d.\n"
+            "\n"
+            "Example:\n"
+            "  " PROG " --gen-key ~/.sitx/send.key     # add the printed key on the receiver\n"
+            "  " PROG " --key ~/.sitx/send.key --receiver-key recv.pub scanner.lan:%d \\\n"
+            "            photo.jpg scan.png\n"
+            "\n"
+            "Exit codes:\n"
+            "  0  every image stored (or already stored)\n"
+            "  1  the receiver refused an image, or a retryable failure persisted\n"
+            "  2  usage error\n"
+            "  3  local file error (missing, unreadable, not PNG/JPEG); the others are sent\n"
+            "  4  authentication failure (wrong password, sender not authorised, receiver\n"
+            "     key not the pinned one)\n"
+            "  5  network failure after the retries (cannot connect, connection lost, no\n"
+            "     answer)\n"
+            "  6  internal error\n"
+            "  When several apply: 4, then 5, 3, 1.\n",
+            DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS / 1000, SITX_DEFAULT_PORT, SITX_DEFAULT_PORT,
+            SITX_DEFAULT_PORT);
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs(PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry '" PROG " --help' for more.\n", stderr);
+    exit(SEND_EXIT_USAGE);
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+    unsigned char seen[OPT_END_ - OPT_PASSWORD_FILE];
+    int ch;
+
+    memset(seen, 0, sizeof(seen));
+    memset(a, 0, sizeof(*a));
+    a->retries = DEFAULT_RETRIES;
+    a->timeout_ms = DEFAULT_TIMEOUT_MS;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        if (ch == '?' || ch == ':') {
+            /* getopt_long sets optopt to the option's value when only its
+             * argument is missing, and to 0 (or the letter) when unknown. */
+            if (optopt >= OPT_PASSWORD_FILE && optopt < OPT_END_) {
+                die_usage("option `%s' needs a value", argv[optind - 1]);
+            }
+            die_usage("unknown or ambiguous option: `%s'", argv[optind - 1]);
+        }
+        if (ch < OPT_PASSWORD_FILE || ch >= OPT_END_) {
+            die_usage("unknown option: `%s'", argv[optind - 1]);
+        }
+        if (seen[ch - OPT_PASSWORD_FILE]++) {
+            die_usage("option `%s' given twice", argv[optind - 1]);
+        }
+        switch (ch) {
+        case OPT_PASSWORD_FILE:
+            a->password_file = optarg;
+            break;
+        case OPT_KEY:
+            a->key_file = optarg;
+            break;
+        case OPT_RECEIVER_KEY:
+            a->receiver_key = optarg;
+            break;
+        case OPT_KNOWN_RECEIVERS:
+            a->known_receivers = optarg;
+            break;
+        case OPT_TOFU:
+            a->tofu = 1;
+            break;
+        case OPT_COMPRESS:
+            a->compress = optarg;
+            break;
+        case OPT_STRIP_METADATA:
+            a->strip = 1;
+            break;
+        case OPT_RETRIES:
+            if (sitx_parse_uint(optarg, 0, MAX_RETRIES, &a->retries) != 0) {
+                die_usage("--retries wants a number from 0 to %d, not `%s'", MAX_RETRIES, optarg);
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (sitx_parse_duration_ms(optarg, &a->timeout_ms) != 0 || a->timeout_ms == 0 ||
+                a->timeout_ms > MAX_TIMEOUT_MS) {
+                die_usage("--timeout wants seconds (or 500ms, 2m), more than 0, not `%s'", optarg);
+            }
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case OPT_QUIET:
+            a->quiet = 1;
+            break;
+        case OPT_VERBOSE:
+            a->verbose = 1;
+            break;
+        case OPT_GEN_KEY:
+            a->gen_key = optarg;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            exit(SEND_EXIT_OK);
+        case OPT_VERSION:
+            printf(PROG " %s (sitx protocol %d)\n", SITX_VERSION, 1);
+            exit(SEND_EXIT_OK);
+        default:
+            die_usage("unknown option: `%s'", argv[optind - 1]);
+        }
+    }
+}
+
+/* Refuses to go on without libsodium or AES-256-GCM: the brief requires AES. */
+static void crypto_init_or_die(void)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, PROG ": cannot initialise libsodium; refusing to start\n");
+        exit(SEND_EXIT_INTERNAL);
+    }
+    if (!sitx_aesgcm_available()) {
+        fprintf(stderr, PROG ": this CPU lacks the AES-256-GCM support libsodium needs "
+                             "(AES-NI and CLMUL); refusing to start\n");
+        exit(SEND_EXIT_INTERNAL);
+    }
+}
+
+static int gen_key(const char *path)
+{
+    struct sitx_keypair kp = {NULL, {0}};
+    char pub[SITX_PUBKEY_TEXT_LEN + 1];
+    char fp[SITX_FINGERPRINT_LEN + 1];
+    int rc;
+
+    rc = sitx_keypair_generate(&kp);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": cannot generate a key: %s\n", sitx_strerror(rc));
+        return SEND_EXIT_INTERNAL;
+    }
+    rc = sitx_keyfile_save(path, &kp);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": %s: %s%s\n", path, sitx_strerror(rc),
+                rc == -EEXIST ? " (not overwriting an existing key)" : "");
+        sitx_keypair_clear(&kp);
+        return SEND_EXIT_LOCAL;
+    }
+    sitx_pubkey_encode(kp.pk, pub);
+    sitx_fingerprint(kp.pk, fp);
+    sitx_keypair_clear(&kp);
+    /* The key alone on the first line, ready to paste into an authorised-senders file. */
+    printf("%s\nfingerprint: %s\n", pub, fp);
+    fprintf(stderr, PROG ": wrote the private key to %s (mode 0600)\n", path);
+    return fflush(stdout) == 0 ? SEND_EXIT_OK : SEND_EXIT_INTERNAL;
+}
+
+static void check_combinations(const struct args *a, int npos)
+{
+    if (a->gen_key != NULL) {
+        if (npos > 0 || a->password_file || a->key_file || a->receiver_key || a->known_receivers ||
+            a->tofu || a->compress || a->strip || a->json) {
+            die_usage("--gen-key FILE takes no other arguments");
+        }
+        return;
+    }
+    if (a->password_file != NULL && a->key_file != NULL) {
+        die_usage("--password-file and --key are two ways to authenticate: give one");
+    }
+    if (a->key_file == NULL && (a->receiver_key || a->known_receivers || a->tofu)) {
+        die_usage("--receiver-key, --known-receivers and --tofu are for key mode (--key FILE)");
+    }
+    if (a->tofu && a->known_receivers == NULL) {
+        die_usage("--tofu records the key in a file: give --known-receivers FILE");
+    }
+    if (npos < 1) {
+        die_usage("no receiver given: HOST[:PORT] and at least one IMAGE");
+    }
+    if (npos < 2) {
+        die_usage("no image given after `%s'", "HOST[:PORT]");
+    }
+}
+
+/* Loads the key-mode secrets and the receiver's pin. Exits on failure. */
+static void load_key_mode(const struct args *a, struct send_config *cfg, struct sitx_keypair *kp,
+                          uint8_t pin[static SITX_KEY_BYTES])
+{
+    char err[160];
+    int rc;
+
+    rc = sitx_keyfile_load(a->key_file, kp);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": %s: %s%s\n", a->key_file, sitx_strerror(rc),
+                rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
+        exit(SEND_EXIT_USAGE);
+    }
+    cfg->kp = kp;
+    if (a->receiver_key != NULL) {
+        rc = sitx_pubkey_from_arg(a->receiver_key, pin);
+        if (rc != 0) {
+            fprintf(stderr,
+                    PROG ": --receiver-key: `%s' is not a public key nor a file "
+                         "holding one (%s)\n",
+                    a->receiver_key, sitx_strerror(rc));
+            exit(SEND_EXIT_USAGE);
+        }
+        cfg->receiver_pk = pin;
+        return;
+    }
+    if (a->known_receivers != NULL) {
+        err[0] = '\0';
+        rc = known_find(a->known_receivers, cfg->label, pin, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, PROG ": %s: %s\n", a->known_receivers, err);
+            exit(SEND_EXIT_USAGE);
+        }
+        if (rc == 1) {
+            cfg->receiver_pk = pin;
+            return;
+        }
+        if (a->tofu) {
+            cfg->known_path = a->known_receivers;
+            return;
+        }
+        fprintf(stderr,
+                PROG ": %s has no key for %s; pass --receiver-key, or add --tofu to "
+                     "trust and record the key it presents\n",
+                a->known_receivers, cfg->label);
+        exit(SEND_EXIT_USAGE);
+    }
+    fprintf(stderr, PROG ": key mode needs the receiver's key: pass --receiver-key KEY|FILE, "
+                         "or --known-receivers FILE (with --tofu to trust a new receiver)\n");
+    exit(SEND_EXIT_USAGE);
+}
+
+static void load_password(const struct args *a, const struct send_config *cfg,
+                          struct sitx_passphrase *pw)
+{
+    char prompt[SEND_LABEL_MAX + 32];
+    int tty = isatty(STDIN_FILENO);
+    int rc;
+
+    if (a->password_file == NULL && getenv("SITX_PASSWORD") == NULL && !tty) {
+        fprintf(stderr, PROG ": no password: give --password-file FILE or --key FILE, set "
+                             "SITX_PASSWORD, or run on a terminal to be asked\n");
+        exit(SEND_EXIT_USAGE);
+    }
+    snprintf(prompt, sizeof(prompt), "Password for %s: ", cfg->label);
+    rc = sitx_passphrase_read(a->password_file, tty, prompt, pw);
+    if (rc != 0) {
+        const char *src = a->password_file != NULL          ? a->password_file
+                          : getenv("SITX_PASSWORD") != NULL ? "SITX_PASSWORD"
+                                                            : "password";
+        fprintf(stderr, PROG ": %s: %s%s\n", src,
+                rc == SITX_E_INVALID ? "empty password" : sitx_strerror(rc),
+                rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
+        exit(SEND_EXIT_USAGE);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    struct send_config cfg;
+    struct sitx_keypair kp = {NULL, {0}};
+    struct sitx_passphrase pw = {NULL, 0};
+    struct report rep;
+    uint8_t pin[SITX_KEY_BYTES];
+    int npos;
+    int rc;
+
+    parse_args(argc, argv, &a);
+    npos = argc - optind;
+    check_combinations(&a, npos);
+    sitx_log_init(PROG, SITX_LOG_TEXT, a.verbose ? SITX_LOG_DEBUG : SITX_LOG_WARNING);
+    crypto_init_or_die();
+    if (a.gen_key != NULL) {
+        return gen_key(a.gen_key);
+    }
+
+    memset(&cfg, 0, sizeof(cfg));
+    if (sitx_parse_hostport(argv[optind], SITX_DEFAULT_PORT, cfg.host, &cfg.port) != 0) {
+        die_usage("not a receiver address (HOST, HOST:PORT or [IPv6]:PORT): `%s'", argv[optind]);
+    }
+    known_label(cfg.host, cfg.port, cfg.label, sizeof(cfg.label));
+    cfg.image.mode = SITX_COMPRESS_LOSSLESS;
+    cfg.image.quality = 85;
+    if (a.compress != NULL && parse_compress(a.compress, &cfg.image) != 0) {
+        die_usage("--compress wants none, lossless, lossy or lossy:QUALITY (1-100), not `%s'",
+                  a.compress);
+    }
+    cfg.image.strip_metadata = a.strip;
+    sitx_image_limits_default(&cfg.limits);
+    cfg.retries = (unsigned)a.retries;
+    cfg.timeout_ms = a.timeout_ms;
+    cfg.verbose = a.verbose;
+    cfg.files = argv + optind + 1;
+    cfg.nfiles = (size_t)(npos - 1);
+
+    if (a.key_file != NULL) {
+        cfg.mode = SITX_AUTH_KEY;
+        load_key_mode(&a, &cfg, &kp, pin);
+    } else {
+        cfg.mode = SITX_AUTH_PASSWORD;
+        load_password(&a, &cfg, &pw);
+        cfg.pw = &pw;
+    }
+
+    /* A receiver that goes away must not kill us with SIGPIPE: the write
+     * fails with EPIPE and the image is retried. */
+    signal(SIGPIPE, SIG_IGN);
+    /* Two reads and two decodes may be in the pool at once; Argon2id and the
+     * resolver must not queue behind them (libuv's default is 4 threads). */
+    setenv("UV_THREADPOOL_SIZE", "6", 0);
+    report_init(&rep, stdout, stderr, a.json, a.quiet, 1);
+    rc = send_run(&cfg, &rep);
+
+    sitx_keypair_clear(&kp);
+    sitx_passphrase_clear(&pw);
+    sodium_memzero(pin, sizeof(pin));
+    return rc;
+}

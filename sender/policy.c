@@ -1,0 +1,155 @@
+#include "policy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "msg.h"
+#include "name.h"
+#include "opts.h"
+
+enum send_exit outcome_exit(enum send_outcome o)
+{
+    switch (o) {
+    case OUTCOME_NONE:
+    case OUTCOME_STORED:
+    case OUTCOME_ALREADY:
+        return SEND_EXIT_OK;
+    case OUTCOME_REFUSED:
+    case OUTCOME_FAILED:
+        return SEND_EXIT_REFUSED;
+    case OUTCOME_LOCAL:
+        return SEND_EXIT_LOCAL;
+    case OUTCOME_NETWORK:
+        return SEND_EXIT_NETWORK;
+    case OUTCOME_AUTH:
+        return SEND_EXIT_AUTH;
+    case OUTCOME_INTERNAL:
+        return SEND_EXIT_INTERNAL;
+    }
+    return SEND_EXIT_INTERNAL;
+}
+
+/* Higher rank wins. A usage error never meets the others: it ends the run
+ * before any image is looked at. */
+static int exit_rank(enum send_exit e)
+{
+    switch (e) {
+    case SEND_EXIT_OK:
+        return 0;
+    case SEND_EXIT_REFUSED:
+        return 1;
+    case SEND_EXIT_LOCAL:
+        return 2;
+    case SEND_EXIT_NETWORK:
+        return 3;
+    case SEND_EXIT_AUTH:
+        return 4;
+    case SEND_EXIT_USAGE:
+        return 5;
+    case SEND_EXIT_INTERNAL:
+        return 6;
+    }
+    return 6;
+}
+
+enum send_exit exit_combine(enum send_exit a, enum send_exit b)
+{
+    return exit_rank(a) >= exit_rank(b) ? a : b;
+}
+
+uint64_t backoff_ms(unsigned attempt, uint32_t rnd)
+{
+    uint64_t base = BACKOFF_BASE_MS;
+    unsigned i;
+
+    for (i = 1; i < attempt && base < BACKOFF_CAP_MS; i++) {
+        base *= 2;
+    }
+    if (base > BACKOFF_CAP_MS) {
+        base = BACKOFF_CAP_MS;
+    }
+    /* factor = 0.75 + rnd / 2^33, in [0.75, 1.25) */
+    return base * 3 / 4 + ((base * (uint64_t)rnd) >> 33);
+}
+
+int parse_compress(const char *s, struct sitx_image_opts *o)
+{
+    uint64_t q = 0;
+
+    if (strcmp(s, "none") == 0) {
+        o->mode = SITX_COMPRESS_NONE;
+        return 0;
+    }
+    if (strcmp(s, "lossless") == 0) {
+        o->mode = SITX_COMPRESS_LOSSLESS;
+        return 0;
+    }
+    if (strcmp(s, "lossy") == 0) {
+        o->mode = SITX_COMPRESS_LOSSY;
+        o->quality = 85;
+        return 0;
+    }
+    if (strncmp(s, "lossy:", 6) == 0 && sitx_parse_uint(s + 6, 1, 100, &q) == 0) {
+        o->mode = SITX_COMPRESS_LOSSY;
+        o->quality = (int)q;
+        return 0;
+    }
+    return SITX_E_INVALID;
+}
+
+void offer_name(const char *path, int fmt_changed, const char *ext, char *out, size_t cap)
+{
+    const char *base = path;
+    const char *slash;
+    const char *dot;
+    char tmp[SITX_NAME_MAX * 2 + 16];
+    size_t len;
+    size_t stem;
+
+    /* The base name: after the last '/', ignoring trailing ones ("dir/x.png/"
+     * never reaches here: it is not a regular file). */
+    slash = strrchr(path, '/');
+    if (slash != NULL) {
+        base = slash + 1;
+    }
+    len = strlen(base);
+    if (len > sizeof(tmp) - 8) {
+        len = sizeof(tmp) - 8;
+    }
+    memcpy(tmp, base, len);
+    tmp[len] = '\0';
+    if (fmt_changed && ext != NULL && ext[0] != '\0') {
+        dot = strrchr(tmp, '.');
+        stem = (dot != NULL && dot != tmp) ? (size_t)(dot - tmp) : len;
+        snprintf(tmp + stem, sizeof(tmp) - stem, "%s", ext);
+        len = strlen(tmp);
+    }
+    if (len >= 1 && len <= SITX_NAME_MAX && len < cap && tmp[0] != '.' &&
+        sitx_utf8_valid((const uint8_t *)tmp, len)) {
+        memcpy(out, tmp, len + 1);
+        return;
+    }
+    /* Not sendable as it is (bad UTF-8, control characters, too long, a
+     * leading dot): the shared sanitiser makes it so. */
+    sitx_name_sanitize(tmp, len, NULL, out, cap);
+}
+
+const char *human_size(uint64_t bytes, char *out, size_t cap)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
+    uint64_t div = 1000;
+    size_t u = 0;
+
+    if (bytes < 1000) {
+        snprintf(out, cap, "%u B", (unsigned)bytes);
+        return out;
+    }
+    /* Pick the unit so that the rounded value stays below 1000. */
+    while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes / div >= 999) {
+        div *= 1000;
+        u++;
+    }
+    snprintf(out, cap, "%.1f %s", (double)bytes / (double)div, units[u]);
+    return out;
+}

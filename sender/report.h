@@ -1,0 +1,58 @@
+/* What sitx-send prints: one line per image on stdout, human or JSON; the
+ * progress bar and diagnostics on stderr. Nothing here ever sees a secret. */
+#ifndef SITX_SEND_REPORT_H
+#define SITX_SEND_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+#include "progress.h"
+
+struct image_report {
+    const char *file; /* as given on the command line */
+    enum send_outcome outcome;
+    const char *status;    /* "OK", "TIMEOUT", ..., "LOCAL_ERROR", "NETWORK_ERROR", ... */
+    const char *stored_as; /* stored name, or NULL */
+    uint64_t size;         /* bytes stored (0 unless stored) */
+    uint64_t file_size;    /* bytes of the file read (0 when it could not be read) */
+    uint64_t bytes_sent;   /* DATA payload bytes sent, all attempts together */
+    unsigned attempts;     /* OFFERs sent, or connection attempts when none got that far */
+    uint64_t ms;           /* from the first OFFER to the outcome */
+    uint32_t receiver_ms;  /* the receiver's own figure from RESULT */
+    const char *error;     /* NULL on success */
+    const uint8_t *hash;   /* SITX_CONTENT_HASH_BYTES, or NULL when never prepared */
+    const char *format;    /* "PNG", "JPEG", or NULL */
+};
+
+struct report {
+    FILE *out;
+    FILE *err;
+    int json;
+    int quiet;
+    struct sitx_progress progress;
+    int bar_started; /* an image's bar is running */
+    int bar_drawn;   /* the bar is on screen and must be erased before a line */
+};
+
+/* progress != 0 asks for a bar on err (still off when err is not a tty). */
+void report_init(struct report *r, FILE *out, FILE *err, int json, int quiet, int progress);
+
+/* Prints the line for one finished image. Returns 0, or -1 when out failed. */
+int report_image(struct report *r, const struct image_report *ir);
+
+/* "sitx-send: <message>" on err, the progress bar erased first. */
+void report_error(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void report_progress_start(struct report *r, const char *label, uint64_t total, uint64_t now_ms);
+void report_progress_update(struct report *r, uint64_t done, uint64_t now_ms);
+/* Erases the bar; the next update draws it again. */
+void report_progress_clear(struct report *r);
+/* Erases the bar for good: the image it showed is done. */
+void report_progress_end(struct report *r);
+
+/* Writes the line for ir into buf (no newline). Returns its length, or -1
+ * when it did not fit. */
+int report_format(const struct report *r, const struct image_report *ir, char *buf, size_t cap);
+
+#endif

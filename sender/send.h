@@ -1,0 +1,44 @@
+/* The run: prepare the images in the thread pool (at most two ahead) and
+ * validate them while they stream, keep one connection to the receiver (two
+ * for a batch; reconnecting as needed), offer, stream and end each image,
+ * match RESULTs by transfer id, retry what is retryable with backoff, and
+ * report each image once. */
+#ifndef SITX_SEND_SEND_H
+#define SITX_SEND_SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "greeting.h"
+#include "image.h"
+#include "keyfile.h"
+#include "opts.h"
+#include "passphrase.h"
+#include "policy.h"
+#include "report.h"
+
+#define SEND_LABEL_MAX (SITX_HOST_MAX + 8)
+
+struct send_config {
+    char host[SITX_HOST_MAX]; /* bare host: name, IPv4 or IPv6 without brackets */
+    uint16_t port;
+    char label[SEND_LABEL_MAX]; /* "host:port" / "[v6]:port", for messages and pins */
+    enum sitx_auth_mode mode;
+    const struct sitx_keypair *kp;    /* key mode: ours */
+    const uint8_t *receiver_pk;       /* key mode: the pinned key, or NULL to learn it (TOFU) */
+    const char *known_path;           /* where a learnt key is recorded, or NULL */
+    const struct sitx_passphrase *pw; /* password mode */
+    struct sitx_image_opts image;
+    struct sitx_image_limits limits;
+    unsigned retries;    /* per image, after the first attempt */
+    uint64_t timeout_ms; /* silence from the receiver that ends a connection */
+    int verbose;
+    char *const *files;
+    size_t nfiles;
+};
+
+/* Runs the whole transfer and reports each image through rep. Returns the
+ * exit code (enum send_exit). */
+int send_run(const struct send_config *cfg, struct report *rep);
+
+#endif

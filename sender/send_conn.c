@@ -1,0 +1,473 @@
+/* One connection of the run: OFFER, then DATA and END once ACCEPT comes,
+ * the next OFFER right after END (one offer outstanding behind the one
+ * being stored), RESULTs matched by transfer id; and when the connection
+ * ends, what that means for the images it carried. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "known.h"
+#include "log.h"
+#include "record.h"
+#include "send_int.h"
+
+/* Images smaller than this say more about the send buffer than the link. */
+#define LINK_SAMPLE_MIN ((size_t)512 * 1024)
+
+void conn_inflight_remove(struct conn *k, struct image *im)
+{
+    size_t i;
+
+    for (i = 0; i < k->n_inflight; i++) {
+        if (k->inflight[i] == im) {
+            k->inflight[i] = k->inflight[k->n_inflight - 1];
+            k->n_inflight--;
+            break;
+        }
+    }
+    if (k->cur == im) {
+        k->cur = NULL;
+    }
+    im->conn = NULL;
+}
+
+int conn_has_room(const struct conn *k)
+{
+    return k->client != NULL && k->ready && k->cur == NULL && k->n_inflight < INFLIGHT_MAX;
+}
+
+static void bar_end(struct send_ctx *s, const struct image *im)
+{
+    if (s->bar == im) {
+        report_progress_end(s->rep);
+        s->bar = NULL;
+    }
+}
+
+/* Forgets the client and hands back the images it carried, unresolved. */
+static size_t detach(struct conn *k, struct image **list)
+{
+    size_t n = k->n_inflight;
+    size_t i;
+
+    memcpy(list, k->inflight, n * sizeof(*list));
+    for (i = 0; i < n; i++) {
+        list[i]->conn = NULL;
+        bar_end(k->s, list[i]);
+    }
+    k->client = NULL;
+    k->ready = 0;
+    k->cur = NULL;
+    k->n_inflight = 0;
+    k->measuring = NULL;
+    return n;
+}
+
+void conn_close(struct conn *k, int reason, const char *message)
+{
+    struct image *list[INFLIGHT_MAX];
+
+    if (k->client == NULL) {
+        return;
+    }
+    client_close(k->client, reason, message);
+    detach(k, list);
+}
+
+static void connection_lost(struct conn *k, enum client_fail kind, const char *why)
+{
+    struct send_ctx *s = k->s;
+    struct image *list[INFLIGHT_MAX];
+    char quoted[SEND_ERROR_MAX + 64];
+    size_t charged = detach(k, list);
+    size_t i;
+
+    for (i = 0; i < charged; i++) {
+        struct image *im = list[i];
+
+        if (im->early) {
+            /* Its fate was already decided; only the tail of DATA was lost. */
+            im->early = 0;
+            image_apply_result(s, im, &k->early_res);
+        } else if (im->valid < 0) {
+            image_finish(s, im, OUTCOME_LOCAL, "LOCAL_ERROR", im->error);
+        } else {
+            image_retry(s, im, 0, "NETWORK_ERROR", why);
+        }
+    }
+    switch (kind) {
+    case CLIENT_FAIL_AUTH:
+        report_error(s->rep, "authentication failed: %s", why);
+        run_set_fatal(s, OUTCOME_AUTH, why);
+        break;
+    case CLIENT_FAIL_FATAL:
+        report_error(s->rep, "%s", why);
+        run_set_fatal(s, OUTCOME_NETWORK, why);
+        break;
+    case CLIENT_FAIL_NOMEM:
+        report_error(s->rep, "%s", why);
+        run_set_fatal(s, OUTCOME_INTERNAL, why);
+        break;
+    case CLIENT_FAIL_NETWORK:
+        sitx_log(SITX_LOG_DEBUG, "connection lost", "receiver=%s why=%s", s->cfg->label,
+                 sitx_log_quote(why, quoted, sizeof(quoted)));
+        if (charged > 0) {
+            break; /* the images it carried pay for it, each with its backoff */
+        }
+        s->conn_failures++;
+        if (s->conn_failures > s->cfg->retries) {
+            report_error(s->rep, "%s", why);
+            run_set_fatal(s, OUTCOME_NETWORK, why);
+            break;
+        }
+        s->conn_due_ms = run_now(s) + backoff_ms(s->conn_failures, randombytes_random());
+        break;
+    }
+}
+
+static void on_fail(void *data, enum client_fail kind, int ready, const char *why)
+{
+    struct conn *k = data;
+
+    (void)ready;
+    connection_lost(k, kind, why);
+    run_step(k->s);
+}
+
+/* The receiver broke the protocol: tell it, drop the connection, retry. */
+static void violation(struct conn *k, const char *why)
+{
+    char msg[SITX_TEXT_MAX + 1];
+
+    snprintf(msg, sizeof(msg), "%s", why);
+    client_close(k->client, SITX_CLOSE_PROTOCOL, msg);
+    connection_lost(k, CLIENT_FAIL_NETWORK, why);
+    run_step(k->s);
+}
+
+static int check_receiver(void *data, const uint8_t pk[SITX_KEY_BYTES], char *why, size_t why_len)
+{
+    struct send_ctx *s = ((struct conn *)data)->s;
+    char want[SITX_FINGERPRINT_LEN + 1];
+    char got[SITX_FINGERPRINT_LEN + 1];
+    int rc;
+
+    sitx_fingerprint(pk, got);
+    if (s->have_pin) {
+        if (sodium_memcmp(pk, s->pin, SITX_KEY_BYTES) == 0) {
+            return 0;
+        }
+        sitx_fingerprint(s->pin, want);
+        snprintf(why, why_len,
+                 "receiver key mismatch for %s: expected fingerprint %s, got %s "
+                 "(if the receiver's key changed on purpose, update the pinned key)",
+                 s->cfg->label, want, got);
+        return 1;
+    }
+    /* Trust on first use, asked for with --tofu: record and pin it. */
+    memcpy(s->pin, pk, SITX_KEY_BYTES);
+    s->have_pin = 1;
+    rc = known_add(s->cfg->known_path, s->cfg->label, pk);
+    if (rc != 0) {
+        report_error(s->rep, "cannot record the key of %s in %s: %s (continuing)", s->cfg->label,
+                     s->cfg->known_path, sitx_strerror(rc));
+    } else {
+        report_error(s->rep, "trusting %s on first use: key fingerprint %s, recorded in %s",
+                     s->cfg->label, got, s->cfg->known_path);
+    }
+    return 0;
+}
+
+static void on_ready(void *data)
+{
+    struct conn *k = data;
+    struct send_ctx *s = k->s;
+
+    k->ready = 1;
+    s->conn_failures = 0;
+    sitx_log(SITX_LOG_DEBUG, "connected", "receiver=%s mode=%s conn=%u", s->cfg->label,
+             s->cfg->mode == SITX_AUTH_KEY ? "key" : "password", (unsigned)(k - s->conns));
+    run_step(s);
+}
+
+static struct image *inflight_find(struct conn *k, const uint8_t *id)
+{
+    size_t i;
+
+    for (i = 0; i < k->n_inflight; i++) {
+        if (memcmp(k->inflight[i]->id, id, SITX_TRANSFER_ID_BYTES) == 0) {
+            return k->inflight[i];
+        }
+    }
+    return NULL;
+}
+
+static void on_accept(struct conn *k, const struct sitx_accept *a)
+{
+    struct send_ctx *s = k->s;
+    struct image *im = k->cur;
+
+    if (im == NULL || im->state != IMG_OFFERED ||
+        memcmp(im->id, a->id, SITX_TRANSFER_ID_BYTES) != 0) {
+        violation(k, "ACCEPT for no pending offer");
+        return;
+    }
+    if (a->offset != 0) {
+        violation(k, "ACCEPT with a non-zero offset");
+        return;
+    }
+    image_set_state(s, im, IMG_STREAMING);
+    im->queued = 0;
+    im->stream_start_ns = uv_hrtime();
+    if (s->bar == NULL) {
+        s->bar = im;
+        report_progress_start(s->rep, im->path, im->len, run_now(s));
+    }
+    run_step(s);
+}
+
+static void on_result(struct conn *k, const struct sitx_result *res)
+{
+    struct send_ctx *s = k->s;
+    struct image *im = inflight_find(k, res->id);
+
+    if (im == NULL) {
+        violation(k, "RESULT for an unknown transfer");
+        return;
+    }
+    sitx_log(SITX_LOG_DEBUG, "result", "file=%s status=%s receiver_ms=%" PRIu32, im->name,
+             sitx_status_name(res->status), res->ms);
+    if (im->state == IMG_STREAMING) {
+        /* Decided before END (say a TIMEOUT): DATA still has to run out, so
+         * the stream stays in step; the outcome is applied after END. */
+        im->early = 1;
+        k->early_res = *res;
+        return;
+    }
+    conn_inflight_remove(k, im);
+    image_apply_result(s, im, res);
+    run_step(s);
+}
+
+static void on_record(void *data, const struct sitx_record *rec)
+{
+    struct conn *k = data;
+    char why[64];
+
+    switch (rec->type) {
+    case SITX_REC_ACCEPT:
+        on_accept(k, &rec->u.accept);
+        return;
+    case SITX_REC_RESULT:
+        on_result(k, &rec->u.result);
+        return;
+    default:
+        snprintf(why, sizeof(why), "unexpected %s record", sitx_rec_type_name(rec->type));
+        violation(k, why);
+        return;
+    }
+}
+
+/* The link speed, for lossless compression's "does it pay": an image's
+ * bytes over the time from ACCEPT until the socket took its last byte. The
+ * kernel's send buffer makes this an overestimate, so compression is only
+ * chosen on links that are clearly slow. */
+static void measure_link(struct conn *k)
+{
+    struct image *im = k->measuring;
+    uint64_t ns;
+
+    if (im == NULL || k->client == NULL || client_queued(k->client) != 0) {
+        return;
+    }
+    k->measuring = NULL;
+    ns = uv_hrtime() - im->stream_start_ns;
+    if (ns == 0) {
+        return;
+    }
+    k->s->link_bps = (uint64_t)((double)im->len * 1e9 / (double)ns);
+    sitx_log(SITX_LOG_DEBUG, "link", "bytes_per_sec=%" PRIu64, k->s->link_bps);
+}
+
+static void on_drain(void *data)
+{
+    struct conn *k = data;
+
+    measure_link(k);
+    run_step(k->s);
+}
+
+void conn_connect(struct conn *k)
+{
+    struct send_ctx *s = k->s;
+    struct client_config cc;
+    struct client_callbacks cb;
+    int rc;
+
+    memset(&cc, 0, sizeof(cc));
+    cc.host = s->cfg->host;
+    cc.port = s->cfg->port;
+    cc.label = s->cfg->label;
+    cc.mode = s->cfg->mode;
+    cc.kp = s->cfg->kp;
+    cc.pw = s->cfg->pw;
+    cc.psk_cache = &s->psk;
+    cc.timeout_ms = s->cfg->timeout_ms;
+    memset(&cb, 0, sizeof(cb));
+    cb.data = k;
+    cb.check_receiver = check_receiver;
+    cb.on_ready = on_ready;
+    cb.on_record = on_record;
+    cb.on_drain = on_drain;
+    cb.on_fail = on_fail;
+    sitx_log(SITX_LOG_DEBUG, "connecting", "receiver=%s conn=%u", s->cfg->label,
+             (unsigned)(k - s->conns));
+    /* client_start sets k->client before any callback, so an early on_fail
+     * finds it and clears it. */
+    rc = client_start(&s->loop, &cc, &cb, &k->client);
+    if (rc != 0) {
+        k->client = NULL;
+        report_error(s->rep, "cannot start a connection: %s", sitx_strerror(rc));
+        run_set_fatal(s, OUTCOME_INTERNAL, sitx_strerror(rc));
+    }
+}
+
+static int send_offer(struct conn *k, struct image *im)
+{
+    struct send_ctx *s = k->s;
+    struct sitx_offer o;
+    uint8_t rec[1 + 16 + 1 + 8 + 32 + 2 + SITX_NAME_MAX + 16];
+    size_t len = 0;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    memcpy(o.id, im->id, sizeof(o.id));
+    o.format = (uint8_t)im->format;
+    o.size = im->len;
+    memcpy(o.hash, im->hash, sizeof(o.hash));
+    memcpy(o.name, im->name, sizeof(o.name));
+    rc = sitx_offer_encode(&o, rec, sizeof(rec), &len);
+    if (rc != 0) {
+        image_finish(s, im, OUTCOME_INTERNAL, "INTERNAL_ERROR", "cannot encode the offer");
+        return 0;
+    }
+    rc = client_send_record(k->client, rec, len);
+    if (rc != 0) {
+        ready_push(s, im, 0); /* the connection failed under us; on_fail has run */
+        return rc;
+    }
+    im->attempts++;
+    if (im->first_offer_ms == 0) {
+        im->first_offer_ms = run_now(s);
+    }
+    image_set_state(s, im, IMG_OFFERED);
+    im->conn = k;
+    k->inflight[k->n_inflight++] = im;
+    k->cur = im;
+    sitx_log(SITX_LOG_DEBUG, "offer", "file=%s bytes=%zu attempt=%u conn=%u", im->name, im->len,
+             im->attempts, (unsigned)(k - s->conns));
+    return 0;
+}
+
+/* Queues DATA until the write queue is full, then END once all is queued
+ * and our own decode has passed. */
+static int stream_data(struct conn *k, struct image *im)
+{
+    struct send_ctx *s = k->s;
+    struct sitx_end e;
+    uint8_t rec[1 + SITX_CONTENT_HASH_BYTES];
+    size_t len = 0;
+    int rc;
+
+    while (im->queued < im->len && client_queued(k->client) < CLIENT_QUEUE_HIGH) {
+        size_t n = im->len - im->queued;
+
+        if (n > SITX_DATA_MAX) {
+            n = SITX_DATA_MAX;
+        }
+        rc = client_send_data(k->client, im->payload + im->queued, n);
+        if (rc != 0) {
+            return rc;
+        }
+        im->queued += n;
+        im->bytes_sent += n;
+    }
+    if (s->bar == im) {
+        report_progress_update(s->rep, im->queued, run_now(s));
+    }
+    if (im->queued < im->len || im->valid == 0) {
+        return 0; /* more to queue, or END waits for our decode */
+    }
+    memcpy(e.hash, im->hash, sizeof(e.hash));
+    if (im->valid < 0) {
+        /* The protocol has no abort record: an END whose hash cannot match
+         * makes the receiver discard what it got (INTEGRITY) while the
+         * connection, and any other image on it, carries on. */
+        size_t i;
+
+        for (i = 0; i < sizeof(e.hash); i++) {
+            e.hash[i] = (uint8_t)~e.hash[i];
+        }
+        sitx_log(SITX_LOG_DEBUG, "withdraw", "file=%s", im->name);
+    }
+    rc = sitx_end_encode(&e, rec, sizeof(rec), &len);
+    if (rc == 0) {
+        rc = client_send_record(k->client, rec, len);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    image_set_state(s, im, IMG_ENDED);
+    k->cur = NULL;
+    bar_end(s, im);
+    if (im->len >= LINK_SAMPLE_MIN) {
+        k->measuring = im;
+    }
+    if (im->early) {
+        im->early = 0;
+        conn_inflight_remove(k, im);
+        image_apply_result(s, im, &k->early_res);
+    }
+    return 0;
+}
+
+void conn_pump(struct conn *k)
+{
+    struct send_ctx *s = k->s;
+    struct image *im;
+    size_t held;
+
+    while (k->client != NULL && k->ready) {
+        if (k->cur != NULL && k->cur->state == IMG_STREAMING) {
+            if (stream_data(k, k->cur) != 0) {
+                return;
+            }
+            if (k->cur != NULL) {
+                break; /* the write queue is full, or END waits: a callback brings us back */
+            }
+            continue;
+        }
+        if (!conn_has_room(k)) {
+            break;
+        }
+        im = ready_pop_due(s, run_now(s));
+        if (im == NULL) {
+            break;
+        }
+        if (send_offer(k, im) != 0) {
+            return;
+        }
+    }
+    if (k->client == NULL || !k->ready) {
+        return;
+    }
+    /* An END held for our own decode is not the receiver's silence. */
+    held = k->cur != NULL && k->cur->state == IMG_STREAMING && k->cur->queued == k->cur->len &&
+           k->cur->valid == 0;
+    client_set_waiting(k->client, k->n_inflight > held);
+    client_flush(k->client);
+}
