@@ -59,15 +59,15 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 
 echo "== images"
 mkdir -p "$work/one" "$work/batch" "$work/five"
-"$imgtool" gen-jpeg "$work/one/photo.jpg" 3000 2200 95 1 >/dev/null
+"$imgtool" gen-jpeg "$work/one/photo.jpg" 4200 3100 95 1 >/dev/null
 for i in $(seq 1 40); do
     if [ $((i % 4)) = 0 ]; then
-        "$imgtool" gen-png "$work/batch/img$i.png" 1000 760 "$i" >/dev/null
+        "$imgtool" gen-png "$work/batch/img$i.png" 1200 900 "$i" >/dev/null
     else
-        "$imgtool" gen-jpeg "$work/batch/img$i.jpg" 2400 1800 92 "$i" >/dev/null
+        "$imgtool" gen-jpeg "$work/batch/img$i.jpg" 3400 2550 92 "$i" >/dev/null
     fi
 done
-"$imgtool" gen-jpeg "$work/five/five.jpg" 3400 2500 95 7 >/dev/null
+"$imgtool" gen-jpeg "$work/five/five.jpg" 4700 3500 95 7 >/dev/null
 one_bytes=$(stat -c %s "$work/one/photo.jpg")
 batch_bytes=$(du -cb "$work"/batch/* | tail -1 | cut -f1)
 five_bytes=$(stat -c %s "$work/five/five.jpg")
@@ -88,7 +88,7 @@ start_receiver() {
     : >"$log"
     $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" --key "$work/keys/recv.key" \
         --authorized "$work/keys/authorized" --max-size 256M --max-per-address 32 \
-        --max-transfers-per-sender 32 --quiet 2>"$log" &
+        --max-transfers-per-sender 32 2>"$log" &
     recv_pid=$!
     pids+=("$recv_pid")
     for _ in $(seq 1 200); do
@@ -116,7 +116,8 @@ start_sshd() {
     $prefix /usr/sbin/sshd -D -f /dev/null -h "$work/ssh/host" -p 2222 -o ListenAddress="$addr" \
         -o AuthorizedKeysFile="$work/ssh/authorized_keys" -o PasswordAuthentication=no \
         -o Ciphers=aes256-gcm@openssh.com -o PermitRootLogin=prohibit-password \
-        -o StrictModes=no -o UsePAM=no 2>"$work/sshd.log" &
+        -o StrictModes=no -o UsePAM=no -o "Subsystem=sftp /usr/lib/openssh/sftp-server" \
+        2>"$work/sshd.log" &
     sshd_pid=$!
     pids+=("$sshd_pid")
     for _ in $(seq 1 100); do
@@ -190,7 +191,7 @@ start_receiver "" 127.0.0.1
 # Each sender gets a distinct image: the receiver would answer a second copy
 # of the same content from the same key with ALREADY_STORED.
 for i in $(seq 1 16); do
-    "$imgtool" gen-jpeg "$work/five/copy$i.jpg" 3400 2500 95 $((100 + i)) >/dev/null
+    "$imgtool" gen-jpeg "$work/five/copy$i.jpg" 4700 3500 95 $((100 + i)) >/dev/null
 done
 t0=$(now_ms)
 senders=()

@@ -86,8 +86,11 @@ static const char *line_of(const struct run *r, const char *file)
 {
     char key[512];
     const char *p;
+    int n = snprintf(key, sizeof(key), "{\"file\":\"%s\"", file);
 
-    snprintf(key, sizeof(key), "{\"file\":\"%s\"", file);
+    if (n < 0 || (size_t)n >= sizeof(key)) {
+        fail_msg("file name too long for the test: %s", file);
+    }
     p = strstr(r->out, key);
     if (p == NULL) {
         fail_msg("no line for %s in:\n%s", file, r->out);
