@@ -43,6 +43,10 @@ struct sitx_image_opts {
     int quality;        /* 1..100, for LOSSY; 85 by default */
     int strip_metadata; /* drop EXIF, XMP, comments, text; keep ICC, honour orientation */
     int always;         /* LOSSLESS: skip the "does it pay" estimate */
+    /* LOSSLESS: the link's speed in bytes/s when the caller knows it (e.g.
+     * measured on the previous image); 0 means unknown, taken as a fast link
+     * where recompression never pays, so the original is sent. */
+    uint64_t link_bytes_per_sec;
 };
 
 #define SITX_IMAGE_ERR_MAX 160
@@ -54,13 +58,22 @@ enum sitx_image_format sitx_image_detect(const uint8_t *buf, size_t len);
 const char *sitx_image_format_name(enum sitx_image_format f); /* "PNG", "JPEG", "unknown" */
 const char *sitx_image_ext(enum sitx_image_format f);         /* ".png", ".jpg", "" */
 
-/* Decodes the whole image (JPEG at coefficient level) under lim. Returns 0,
- * SITX_E_UNSUPPORTED (not PNG/JPEG), SITX_E_BAD_IMAGE, SITX_E_LIMIT. */
+/* Decodes the whole image (JPEG: every entropy-coded coefficient, with the
+ * inverse DCT at 1/8 scale, DC only) under lim (NULL: the
+ * defaults). Returns 0, SITX_E_UNSUPPORTED (not PNG/JPEG), SITX_E_BAD_IMAGE,
+ * SITX_E_LIMIT or SITX_E_NOMEM, with the reason in err. Any libjpeg warning
+ * (corrupt data) refuses a JPEG; PNG ancillary-chunk faults that libpng
+ * only warns about (bad CRC, misplaced chunk) do not refuse. info may be
+ * NULL. It is the streaming validator below fed the whole buffer at once. */
 int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                         struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX]);
 
 /* Streaming validation: feed bytes as they arrive, then finish. Errors stick;
- * feed after an error returns it again. Memory stays bounded by lim. */
+ * feed after an error returns it again. Memory stays bounded by lim; only a
+ * small window of input is kept (a marker segment or an MCU for JPEG, a
+ * partial chunk for PNG), except for arithmetic-coded JPEGs, which libjpeg
+ * cannot suspend in and which are held until finish. finish gives the same
+ * result and message as sitx_image_validate() on all the bytes fed. */
 struct sitx_image_validator;
 int sitx_image_validator_new(struct sitx_image_validator **out,
                              const struct sitx_image_limits *lim);
@@ -71,13 +84,29 @@ void sitx_image_validator_free(struct sitx_image_validator *v); /* NULL-safe */
 
 /* Prepares an image for sending under opts. On success out holds the new
  * payload and *out_format its format, or out->len == 0 when the original is
- * the one to send (smaller, or compression does not pay). */
+ * the one to send (smaller, or compression does not pay). out is the
+ * caller's (sitx_buf_init'd; its old contents are replaced).
+ * NONE: the original, unless strip_metadata: then metadata markers/chunks
+ *   are dropped without recompressing.
+ * LOSSLESS: JPEG Huffman optimisation (+ progressive when smaller), PNG
+ *   re-deflation; same decoded pixels; done when always is set or the link
+ *   is slow enough for it to pay; the smaller of original and new is sent.
+ * LOSSY: JPEG at quality (0 means 85); PNG alpha is composited on white.
+ * strip_metadata: drops EXIF (GPS included), XMP, comments, other APPn, PNG
+ *   tEXt/zTXt/iTXt/eXIf/tIME and JPEG bytes after EOI; keeps ICC profiles; a
+ *   JPEG EXIF orientation other than 1 is kept as a minimal EXIF holding only
+ *   that tag, so the picture still shows the right way up. The stripped
+ *   result is sent even when it is not smaller.
+ * Returns 0, SITX_E_UNSUPPORTED, SITX_E_BAD_IMAGE, SITX_E_LIMIT,
+ * SITX_E_INVALID (bad quality or mode), SITX_E_NOMEM. */
 int sitx_image_recompress(const uint8_t *in, size_t len, const struct sitx_image_opts *opts,
                           struct sitx_buf *out, enum sitx_image_format *out_format,
                           char err[static SITX_IMAGE_ERR_MAX]);
 
-/* Decodes to 8-bit RGBA (PNG: 16-bit reduced; JPEG: RGB plus 255 alpha) for
- * comparing pixels in tests and tools. *pixels is malloc'd, width*height*4. */
+/* Decodes to 8-bit RGBA (PNG: 16-bit reduced; JPEG: RGB plus 255 alpha,
+ * CMYK taken as Adobe's inverted CMYK, no block smoothing) for comparing
+ * pixels in tests and tools. *pixels is malloc'd, width*height*4. lim NULL
+ * means the defaults. */
 int sitx_image_decode_rgba(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                            uint8_t **pixels, uint32_t *width, uint32_t *height,
                            char err[static SITX_IMAGE_ERR_MAX]);

@@ -1,1 +1,212 @@
-/* placeholder: replaced by the module's implementation */
+/* Whole-buffer and streaming validation, and RGBA decoding, dispatched by
+ * format. sitx_image_validate() is the streaming validator fed once, so the
+ * two can never disagree. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "image.h"
+#include "image_internal.h"
+
+/* Bytes the magic needs: 4 for PNG ("\x89PNG"), 3 for JPEG. */
+#define MAGIC_MAX 4
+
+struct sitx_image_validator {
+    struct sitx_image_limits lim;
+    enum sitx_image_format format;
+    struct sitx_png_stream *png;
+    struct sitx_jpeg_stream *jpeg;
+    uint8_t head[MAGIC_MAX]; /* first bytes, until the format is known */
+    size_t head_len;
+    int err; /* sticky */
+    char errstr[SITX_IMAGE_ERR_MAX];
+};
+
+int sitx_image_validator_new(struct sitx_image_validator **out, const struct sitx_image_limits *lim)
+{
+    struct sitx_image_validator *v;
+
+    *out = NULL;
+    v = calloc(1, sizeof(*v));
+    if (v == NULL) {
+        return SITX_E_NOMEM;
+    }
+    if (lim != NULL) {
+        v->lim = *lim;
+    } else {
+        sitx_image_limits_default(&v->lim);
+    }
+    *out = v;
+    return 0;
+}
+
+static int fail(struct sitx_image_validator *v, int rc, const char *msg)
+{
+    v->err = rc;
+    sitx_image_seterr(v->errstr, "%s", msg);
+    return rc;
+}
+
+/* Passes a format stream's error up, message included. */
+static int take(struct sitx_image_validator *v, int rc)
+{
+    if (rc != 0 && v->err == 0) {
+        const char *m =
+            v->png != NULL ? sitx_png_stream_errstr(v->png) : sitx_jpeg_stream_errstr(v->jpeg);
+
+        fail(v, rc, m);
+    }
+    return rc;
+}
+
+static int start_format(struct sitx_image_validator *v)
+{
+    int rc;
+
+    if (v->format == SITX_IMAGE_PNG) {
+        rc = sitx_png_stream_new(&v->png, &v->lim);
+        if (rc == 0) {
+            rc = take(v, sitx_png_stream_feed(v->png, v->head, v->head_len));
+        }
+    } else {
+        rc = sitx_jpeg_stream_new(&v->jpeg, &v->lim);
+        if (rc == 0) {
+            rc = take(v, sitx_jpeg_stream_feed(v->jpeg, v->head, v->head_len));
+        }
+    }
+    if (rc != 0 && v->err == 0) {
+        fail(v, rc, "out of memory starting the decoder");
+    }
+    return rc;
+}
+
+static int not_an_image(struct sitx_image_validator *v)
+{
+    return fail(v, SITX_E_UNSUPPORTED, "not a PNG or JPEG image (unknown magic bytes)");
+}
+
+int sitx_image_validator_feed(struct sitx_image_validator *v, const uint8_t *buf, size_t len)
+{
+    if (v->err != 0) {
+        return v->err;
+    }
+    /* Gather just enough of the start to tell the format. */
+    while (v->format == SITX_IMAGE_UNKNOWN && len > 0) {
+        size_t need;
+
+        v->head[v->head_len++] = *buf++;
+        len--;
+        if (v->head[0] != 0x89 && v->head[0] != 0xFF) {
+            return not_an_image(v);
+        }
+        need = v->head[0] == 0x89 ? 4 : 3;
+        if (v->head_len == need) {
+            v->format = sitx_image_detect(v->head, v->head_len);
+            if (v->format == SITX_IMAGE_UNKNOWN) {
+                return not_an_image(v);
+            }
+            if (start_format(v) != 0) {
+                return v->err;
+            }
+        }
+    }
+    if (len == 0) {
+        return 0;
+    }
+    if (v->png != NULL) {
+        return take(v, sitx_png_stream_feed(v->png, buf, len));
+    }
+    return take(v, sitx_jpeg_stream_feed(v->jpeg, buf, len));
+}
+
+int sitx_image_validator_finish(struct sitx_image_validator *v, struct sitx_image_info *info)
+{
+    struct sitx_image_info tmp;
+
+    if (v->err != 0) {
+        return v->err;
+    }
+    memset(&tmp, 0, sizeof(tmp));
+    if (v->format == SITX_IMAGE_UNKNOWN) {
+        return not_an_image(v);
+    }
+    if (v->png != NULL) {
+        if (take(v, sitx_png_stream_finish(v->png, &tmp)) != 0) {
+            return v->err;
+        }
+    } else if (take(v, sitx_jpeg_stream_finish(v->jpeg, &tmp)) != 0) {
+        return v->err;
+    }
+    if (info != NULL) {
+        *info = tmp;
+    }
+    return 0;
+}
+
+const char *sitx_image_validator_errstr(const struct sitx_image_validator *v)
+{
+    return v->errstr;
+}
+
+void sitx_image_validator_free(struct sitx_image_validator *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    sitx_png_stream_free(v->png);
+    sitx_jpeg_stream_free(v->jpeg);
+    free(v);
+}
+
+int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                        struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX])
+{
+    struct sitx_image_validator *v = NULL;
+    int rc;
+
+    err[0] = '\0';
+    if (sitx_image_detect(buf, len) == SITX_IMAGE_UNKNOWN) {
+        sitx_image_seterr(err, "not a PNG or JPEG image (unknown magic bytes)");
+        return SITX_E_UNSUPPORTED;
+    }
+    rc = sitx_image_validator_new(&v, lim);
+    if (rc != 0) {
+        sitx_image_seterr(err, "out of memory");
+        return rc;
+    }
+    rc = sitx_image_validator_feed(v, buf, len);
+    if (rc == 0) {
+        rc = sitx_image_validator_finish(v, info);
+    }
+    if (rc != 0) {
+        sitx_image_seterr(err, "%s", v->errstr);
+    }
+    sitx_image_validator_free(v);
+    return rc;
+}
+
+int sitx_image_decode_rgba(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                           uint8_t **pixels, uint32_t *width, uint32_t *height,
+                           char err[static SITX_IMAGE_ERR_MAX])
+{
+    struct sitx_image_limits def;
+
+    *pixels = NULL;
+    *width = 0;
+    *height = 0;
+    err[0] = '\0';
+    if (lim == NULL) {
+        sitx_image_limits_default(&def);
+        lim = &def;
+    }
+    switch (sitx_image_detect(buf, len)) {
+    case SITX_IMAGE_PNG:
+        return sitx_png_decode_rgba(buf, len, lim, pixels, width, height, err);
+    case SITX_IMAGE_JPEG:
+        return sitx_jpeg_decode_rgba(buf, len, lim, pixels, width, height, err);
+    case SITX_IMAGE_UNKNOWN:
+        break;
+    }
+    sitx_image_seterr(err, "not a PNG or JPEG image (unknown magic bytes)");
+    return SITX_E_UNSUPPORTED;
+}

@@ -1,0 +1,64 @@
+/* Streaming validation. Input: [seed:u8][image bytes]; the seed drives the
+ * sizes of the chunks the image is fed in (1..4096 bytes). Beyond "no
+ * crash": the streamed verdict, its message and the image info equal
+ * sitx_image_validate() on the whole buffer, and errors stick. Limits
+ * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sitx_image_limits lim;
+    struct sitx_image_info whole, streamed;
+    struct sitx_image_validator *v = NULL;
+    char err[SITX_IMAGE_ERR_MAX];
+    uint32_t st;
+    size_t off = 1;
+    int wrc, src = 0;
+
+    if (size < 1 || size > 256 * 1024) {
+        return 0;
+    }
+    st = 0x9E3779B9u ^ ((uint32_t)data[0] * 0x01000193u);
+    sitx_image_limits_default(&lim);
+    lim.max_width = 2048;
+    lim.max_height = 2048;
+    lim.max_pixels = 1024 * 1024;
+    lim.max_scans = 100;
+    lim.max_memory = 64u * 1024 * 1024;
+    memset(&whole, 0, sizeof(whole));
+    memset(&streamed, 0, sizeof(streamed));
+    wrc = sitx_image_validate(data + 1, size - 1, &lim, &whole, err);
+    if (sitx_image_validator_new(&v, &lim) != 0) {
+        abort();
+    }
+    while (off < size && src == 0) {
+        size_t n;
+
+        st ^= st << 13;
+        st ^= st >> 17;
+        st ^= st << 5;
+        n = 1 + st % (data[0] & 1 ? 16 : 4096);
+        n = n > size - off ? size - off : n;
+        src = sitx_image_validator_feed(v, data + off, n);
+        off += n;
+    }
+    if (src == 0) {
+        src = sitx_image_validator_finish(v, &streamed);
+    } else if (sitx_image_validator_feed(v, data, 1) != src ||
+               sitx_image_validator_finish(v, &streamed) != src) {
+        abort(); /* errors stick */
+    }
+    if (src != wrc || (wrc != 0 && strcmp(err, sitx_image_validator_errstr(v)) != 0) ||
+        (wrc == 0 && memcmp(&whole, &streamed, sizeof(whole)) != 0)) {
+        abort();
+    }
+    sitx_image_validator_free(v);
+    return 0;
+}
