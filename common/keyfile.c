@@ -1,4 +1,5 @@
 #include "keyfile.h"
+#include "safefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,23 +90,6 @@ void sitx_keypair_clear(struct sitx_keypair *kp)
     sodium_memzero(kp->pk, sizeof(kp->pk));
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Makes the new directory entry durable too; failure here is not worth
  * failing a key that is already written and fsync'ed. */
 static void fsync_parent(const char *path)
@@ -161,7 +145,7 @@ int sitx_keyfile_save(const char *path, const struct sitx_keypair *kp)
         goto out;
     }
     created = 1;
-    rc = write_all(fd, text, text_len);
+    rc = sitx_write_all(fd, text, text_len, NULL);
     if (rc != 0) {
         goto out;
     }

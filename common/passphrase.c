@@ -1,4 +1,5 @@
 #include "passphrase.h"
+#include "safefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,23 +34,6 @@ static void on_prompt_signal(int sig)
     }
     signal(sig, SIG_DFL);
     raise(sig);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Reads one line from the terminal fd into buf (cap bytes, NUL included),
@@ -128,8 +112,8 @@ static int read_prompt(const char *prompt, struct sitx_passphrase *pw)
         goto out;
     }
     echo_off = 1;
-    rc = write_all(fd, prompt != NULL ? prompt : "Passphrase: ",
-                   strlen(prompt != NULL ? prompt : "Passphrase: "));
+    rc = sitx_write_all(fd, prompt != NULL ? prompt : "Passphrase: ",
+                   strlen(prompt != NULL ? prompt : "Passphrase: "), NULL);
     if (rc != 0) {
         goto out;
     }

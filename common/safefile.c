@@ -54,28 +54,45 @@ int sitx_tmpfile_open(struct sitx_tmpfile *t, int dirfd)
     return rc;
 }
 
-int sitx_tmpfile_write(struct sitx_tmpfile *t, const uint8_t *buf, size_t len)
+int sitx_write_all(int fd, const void *buf, size_t len, size_t *done)
 {
-    if (t->fd < 0) {
-        return -EBADF;
-    }
-    while (len > 0) {
-        ssize_t w = write(t->fd, buf, len);
+    const uint8_t *p = buf;
+    size_t off = 0;
+    int rc = 0;
+
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
 
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            return -errno;
+            rc = -errno;
+            break;
         }
         if (w == 0) {
-            return -EIO;
+            rc = -EIO;
+            break;
         }
-        buf += w;
-        len -= (size_t)w;
-        t->written += (uint64_t)w;
+        off += (size_t)w;
     }
-    return 0;
+    if (done != NULL) {
+        *done = off;
+    }
+    return rc;
+}
+
+int sitx_tmpfile_write(struct sitx_tmpfile *t, const uint8_t *buf, size_t len)
+{
+    size_t done = 0;
+    int rc;
+
+    if (t->fd < 0) {
+        return -EBADF;
+    }
+    rc = sitx_write_all(t->fd, buf, len, &done);
+    t->written += done; /* also on failure: how far it got */
+    return rc;
 }
 
 /* Cuts n down so that s[0..n) ends on a UTF-8 character boundary. */

@@ -17,6 +17,11 @@ struct sitx_tmpfile {
     uint64_t written;
 };
 
+/* Writes all of buf to fd, retrying short writes and EINTR. When done is not
+ * NULL it gets the bytes written, also on failure. Returns 0 or -errno
+ * (-EIO when write(2) returns 0). */
+int sitx_write_all(int fd, const void *buf, size_t len, size_t *done);
+
 /* Creates a temporary file in the directory dirfd. Returns 0 or -errno. */
 int sitx_tmpfile_open(struct sitx_tmpfile *t, int dirfd);
 /* Writes all of buf. Returns 0 or -errno (-ENOSPC, -EDQUOT on a full disk). */
