@@ -113,7 +113,7 @@ static int read_prompt(const char *prompt, struct sitx_passphrase *pw)
     }
     echo_off = 1;
     rc = sitx_write_all(fd, prompt != NULL ? prompt : "Passphrase: ",
-                   strlen(prompt != NULL ? prompt : "Passphrase: "), NULL);
+                        strlen(prompt != NULL ? prompt : "Passphrase: "), NULL);
     if (rc != 0) {
         goto out;
     }
