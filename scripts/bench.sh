@@ -8,7 +8,8 @@
 #   1. one ~4 MB JPEG, from starting the client to its exit: sitx-send vs scp
 #   2. a batch of 40 images (~110 MB) in one invocation: sitx-send vs scp
 #   3. receiver peak memory (VmHWM) while 16 senders each push a 5 MB image
-#   4. each --compress mode: bytes on the wire and end-to-end time
+#   4. validation and each compression mode in-process (MB/s, bytes saved),
+#      and each --compress mode end to end
 #   5. the batch over a veth pair between two network namespaces shaped with
 #      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
@@ -155,6 +156,17 @@ time_ms() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1048576 / (ms / 1000); else print "n/a" }'; }
+
+echo
+echo "== image module, one core, in-process (the batch's files)"
+printf '%-16s %10s %8s\n' "work" "MB/s" "saved"
+for mode in validate lossless lossless-always lossy:85; do
+    line=$("$imgtool" bench "$mode" "$work"/batch/*)
+    printf '%-16s %10s %7s%%\n' "$mode" "$(sed -E 's/.*mb_per_s=([0-9.]+).*/\1/' <<<"$line")" \
+        "$(sed -E 's/.*saved_pct=([-0-9.]+).*/\1/' <<<"$line")"
+done
+echo "(lossless: the default, which recompresses only when the saving pays for the CPU at"
+echo " the measured link speed; lossless-always: transcode every image regardless)"
 
 echo
 echo "== loopback, key mode, full validation (median of $runs runs)"

@@ -9,11 +9,13 @@
  *
  * Output is deterministic for given arguments. */
 #include <errno.h>
+#include <inttypes.h>
 #include <png.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jpeglib.h>
 
@@ -31,7 +33,9 @@ static int usage(void)
                     "       sitx-imgtool info FILE\n"
                     "       sitx-imgtool validate FILE\n"
                     "       sitx-imgtool recompress IN OUT none|lossless|lossless-always|lossy[:Q] "
-                    "[strip]\n");
+                    "[strip]\n"
+                    "       sitx-imgtool bench validate|none|lossless|lossless-always|lossy[:Q] "
+                    "FILE...\n");
     return EXIT_TROUBLE;
 }
 
@@ -293,6 +297,32 @@ static int validate(const char *path, int print_info)
     return 0;
 }
 
+/* "none", "lossless", "lossless-always" or "lossy[:Q]" into opts. */
+static int parse_mode(const char *mode, struct sitx_image_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->quality = 85;
+    if (strcmp(mode, "none") == 0) {
+        opts->mode = SITX_COMPRESS_NONE;
+    } else if (strcmp(mode, "lossless") == 0) {
+        opts->mode = SITX_COMPRESS_LOSSLESS;
+    } else if (strcmp(mode, "lossless-always") == 0) {
+        opts->mode = SITX_COMPRESS_LOSSLESS;
+        opts->always = 1;
+    } else if (strncmp(mode, "lossy", 5) == 0 && (mode[5] == '\0' || mode[5] == ':')) {
+        uint32_t q = 85;
+
+        if (mode[5] == ':' && parse_u32(mode + 6, 1, 100, &q) != 0) {
+            return -1;
+        }
+        opts->mode = SITX_COMPRESS_LOSSY;
+        opts->quality = (int)q;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 static int recompress(int argc, char **argv)
 {
     struct sitx_image_opts opts;
@@ -305,24 +335,7 @@ static int recompress(int argc, char **argv)
     FILE *f;
     int rc;
 
-    memset(&opts, 0, sizeof(opts));
-    opts.quality = 85;
-    if (strcmp(mode, "none") == 0) {
-        opts.mode = SITX_COMPRESS_NONE;
-    } else if (strcmp(mode, "lossless") == 0) {
-        opts.mode = SITX_COMPRESS_LOSSLESS;
-    } else if (strcmp(mode, "lossless-always") == 0) {
-        opts.mode = SITX_COMPRESS_LOSSLESS;
-        opts.always = 1;
-    } else if (strncmp(mode, "lossy", 5) == 0) {
-        uint32_t q = 85;
-
-        if (mode[5] == ':' && parse_u32(mode + 6, 1, 100, &q) != 0) {
-            return EXIT_TROUBLE;
-        }
-        opts.mode = SITX_COMPRESS_LOSSY;
-        opts.quality = (int)q;
-    } else {
+    if (parse_mode(mode, &opts) != 0) {
         return usage();
     }
     opts.strip_metadata = argc > 5 && strcmp(argv[5], "strip") == 0;
@@ -351,6 +364,68 @@ static int recompress(int argc, char **argv)
     free(buf);
     sitx_buf_clear(&out);
     return rc;
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* bench validate|MODE FILE...: in-process throughput of validation or of one
+ * compression mode over the files (read beforehand, so disk time is out),
+ * and the bytes it saves. Prints one line for scripts/bench.sh. */
+static int bench(int argc, char **argv)
+{
+    const char *mode = argv[2];
+    int validate_only = strcmp(mode, "validate") == 0;
+    struct sitx_image_opts opts;
+    uint64_t in_total = 0;
+    uint64_t out_total = 0;
+    double secs = 0.0;
+    int failed = 0;
+
+    if (!validate_only && parse_mode(mode, &opts) != 0) {
+        return usage();
+    }
+    for (int i = 3; i < argc; i++) {
+        struct sitx_image_info info;
+        struct sitx_buf out;
+        enum sitx_image_format fmt = SITX_IMAGE_UNKNOWN;
+        char err[SITX_IMAGE_ERR_MAX];
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        double t0;
+        int rc;
+
+        if (read_all(argv[i], &buf, &len) != 0) {
+            return EXIT_TROUBLE;
+        }
+        sitx_buf_init(&out);
+        t0 = now_sec();
+        if (validate_only) {
+            rc = sitx_image_validate(buf, len, NULL, &info, err);
+        } else {
+            rc = sitx_image_recompress(buf, len, &opts, &out, &fmt, err);
+        }
+        secs += now_sec() - t0;
+        if (rc != 0) {
+            fprintf(stderr, "sitx-imgtool: %s: %s\n", argv[i], err);
+            failed++;
+        }
+        in_total += len;
+        out_total += out.len > 0 ? out.len : len;
+        sitx_buf_clear(&out);
+        free(buf);
+    }
+    printf("%s files=%d failed=%d in_bytes=%" PRIu64 " out_bytes=%" PRIu64
+           " ms=%.0f mb_per_s=%.1f saved_pct=%.1f\n",
+           mode, argc - 3, failed, in_total, out_total, secs * 1000.0,
+           secs > 0 ? (double)in_total / 1048576.0 / secs : 0.0,
+           in_total > 0 ? 100.0 * ((double)in_total - (double)out_total) / (double)in_total : 0.0);
+    return failed == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -386,6 +461,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "recompress") == 0 && (argc == 5 || argc == 6)) {
         return recompress(argc, argv);
+    }
+    if (strcmp(argv[1], "bench") == 0 && argc >= 4) {
+        return bench(argc, argv);
     }
     return usage();
 }
