@@ -2,7 +2,7 @@
 # Benchmarks sitx against OpenSSH's scp (aes256-gcm) on the same images, in
 # the same run, and prints figures; it never decides pass/fail on timings.
 #
-#   scripts/bench.sh [--quick] [--no-netns]
+#   scripts/bench.sh [--quick] [--no-netns] [--generated]
 #
 # What it measures (see DESIGN.md "Where the time goes, and the targets"):
 #   1. one ~4 MB JPEG, from starting the client to its exit: sitx-send vs scp
@@ -13,19 +13,20 @@
 #   5. the batch over a veth pair between two network namespaces shaped with
 #      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
-# The images are generated (photo-like gradients and noise, JPEG q92 and PNG):
-# real camera photos compress differently, so treat the compression figures as
-# a lower bound on what lossless saves and an upper bound on its cost.
+# The images are real photos and wallpapers from a Debian package (see
+# below), or generated ones with --generated or when that cannot be fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 quick=0
 netns=1
+generated=0
 for a in "$@"; do
     case "$a" in
     --quick) quick=1 ;;
     --no-netns) netns=0 ;;
+    --generated) generated=1 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $a" >&2; exit 2 ;;
     esac
@@ -60,14 +61,38 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 
 echo "== images"
 mkdir -p "$work/one" "$work/batch" "$work/five"
-"$imgtool" gen-jpeg "$work/one/photo.jpg" 4200 3100 95 1 >/dev/null
-for i in $(seq 1 40); do
-    if [ $((i % 4)) = 0 ]; then
-        "$imgtool" gen-png "$work/batch/img$i.png" 1200 900 "$i" >/dev/null
-    else
-        "$imgtool" gen-jpeg "$work/batch/img$i.jpg" 3400 2550 92 "$i" >/dev/null
+# Real photos and wallpapers: Debian's plasma-workspace-wallpapers (JPEG and
+# PNG, up to 5120x2880), fetched once with apt-get download into build/ and
+# unpacked there, not installed. Generated photo-like images stand in when
+# the package cannot be had, or with --generated.
+cache=$top/build/bench-cache
+if [ "$generated" = 0 ] && [ ! -d "$cache/wp" ]; then
+    mkdir -p "$cache"
+    if (cd "$cache" && apt-get download plasma-workspace-wallpapers >/dev/null 2>&1); then
+        dpkg-deb -x "$cache"/plasma-workspace-wallpapers_*.deb "$cache/wp"
     fi
-done
+fi
+if [ "$generated" = 0 ] && [ -d "$cache/wp" ]; then
+    echo "real images: the 40 largest files of Debian's plasma-workspace-wallpapers"
+    find "$cache/wp" -type f \( -name '*.jpg' -o -name '*.png' \) -printf '%s %p\n' | sort -rn |
+        head -40 | while read -r _ f; do
+            # Wallpaper/contents/images/5120x2880.jpg -> Wallpaper-5120x2880.jpg
+            wp=$(basename "$(dirname "$(dirname "$(dirname "$f")")")")
+            variant=$(basename "$(dirname "$f")")
+            cp "$f" "$work/batch/$wp-${variant#images}-$(basename "$f")"
+        done
+    cp "$(find "$cache/wp" -path '*SafeLanding*' -name '5120x2880.jpg' | head -1)" "$work/one/photo.jpg"
+else
+    echo "generated images (photo-like gradients and noise)"
+    "$imgtool" gen-jpeg "$work/one/photo.jpg" 4200 3100 95 1 >/dev/null
+    for i in $(seq 1 40); do
+        if [ $((i % 4)) = 0 ]; then
+            "$imgtool" gen-png "$work/batch/img$i.png" 1200 900 "$i" >/dev/null
+        else
+            "$imgtool" gen-jpeg "$work/batch/img$i.jpg" 3400 2550 92 "$i" >/dev/null
+        fi
+    done
+fi
 "$imgtool" gen-jpeg "$work/five/five.jpg" 4700 3500 95 7 >/dev/null
 one_bytes=$(stat -c %s "$work/one/photo.jpg")
 batch_bytes=$(du -cb "$work"/batch/* | tail -1 | cut -f1)
@@ -253,7 +278,7 @@ for rate in 100mbit 10mbit; do
     done
     files=("$work"/batch/*)
     if [ "$rate" = 10mbit ]; then
-        files=("$work"/batch/img1.jpg "$work"/batch/img2.jpg "$work"/batch/img3.jpg "$work"/batch/img4.png)
+        files=("${files[@]:0:4}")
     fi
     bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
     saved_runs=$runs; runs=1
