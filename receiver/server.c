@@ -210,7 +210,9 @@ static void maybe_finish(struct sitx_server *s)
     close_server_handle(s, (uv_handle_t *)&s->grace);
     close_server_handle(s, (uv_handle_t *)&s->wake);
     if (s->started) {
-        sitx_log(SITX_LOG_NOTICE, "stopped", "aborted=%s", s->aborted ? "yes" : "no");
+        /* grace-expired says whether transfers were cut off by the stop
+         * itself; transfers whose sender left are logged as "aborted". */
+        sitx_log(SITX_LOG_NOTICE, "stopped", "grace-expired=%s", s->aborted ? "yes" : "no");
     }
 }
 
