@@ -68,6 +68,16 @@ const char *sitx_image_ext(enum sitx_image_format f);         /* ".png", ".jpg",
 int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                         struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX]);
 
+/* The container only, without decoding pixels: PNG signature, chunk lengths
+ * and CRCs (critical chunks), IHDR within lim, IDAT, IEND; JPEG SOI, marker
+ * segments, an 8-bit SOF of a supported process within lim, SOS, entropy
+ * data up to EOI. Never refuses what sitx_image_validate() accepts; refuses
+ * truncated, mangled and unsupported files cheaply. lim and info may be
+ * NULL. Returns 0, SITX_E_UNSUPPORTED, SITX_E_BAD_IMAGE, SITX_E_LIMIT. */
+int sitx_image_check_structure(const uint8_t *buf, size_t len,
+                               const struct sitx_image_limits *lim, struct sitx_image_info *info,
+                               char err[static SITX_IMAGE_ERR_MAX]);
+
 /* Streaming validation: feed bytes as they arrive, then finish. Errors stick;
  * feed after an error returns it again. Memory stays bounded by lim; only a
  * small window of input is kept (a marker segment or an MCU for JPEG, a

@@ -233,7 +233,7 @@ void validate_run(struct validate_job *job)
     why[0] = '\0';
     job->internal = 0;
     job->err[0] = '\0';
-    job->rc = sitx_image_validate(job->buf, job->len, job->limits, &info, why);
+    job->rc = sitx_image_check_structure(job->buf, job->len, job->limits, &info, why);
     if (job->rc != 0) {
         job->internal = describe_invalid(job->err, sizeof(job->err), job->rc, job->format, why);
     }

@@ -1,12 +1,15 @@
 /* Preparing one image for sending, in libuv's thread pool, in two jobs:
  *   prepare:  read the file, detect the format by content, recompress (or
  *             strip metadata) as asked, hash the payload, draw its id;
- *   validate: decode the payload under the limits (sitx_image_validate).
- * The second runs while the image is already offered and streaming: only
- * its END waits for it, so the decode overlaps the transfer and the
- * receiver's own work instead of coming before them. A payload that
- * sitx_image_recompress rewrote was validated there and needs no second
- * job. The loop thread only starts the jobs and picks up the results. */
+ *   validate: check the payload's structure under the limits
+ *             (sitx_image_check_structure): chunks, CRCs, markers, sizes.
+ * The full decode is the receiver's: it is the one that must not trust the
+ * bytes, and decoding on both ends doubled what a transfer costs in CPU. The
+ * check still catches truncated, mangled and unsupported files locally. It
+ * runs while the image is already offered and streaming: only its END waits
+ * for it. A payload that sitx_image_recompress rewrote was decoded there and
+ * needs no second job. The loop thread only starts the jobs and picks up the
+ * results. */
 #ifndef SITX_SEND_PREPARE_H
 #define SITX_SEND_PREPARE_H
 
