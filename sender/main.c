@@ -435,7 +435,7 @@ int main(int argc, char **argv)
     /* A receiver that goes away must not kill us with SIGPIPE: the write
      * fails with EPIPE and the image is retried. */
     signal(SIGPIPE, SIG_IGN);
-    /* Two reads and two decodes may be in the pool at once; Argon2id and the
+    /* Reads, structure checks and recompression share the pool; Argon2id and the
      * resolver must not queue behind them (libuv's default is 4 threads). */
     setenv("UV_THREADPOOL_SIZE", "6", 0);
     report_init(&rep, stdout, stderr, a.json, a.quiet, 1);
