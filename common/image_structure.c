@@ -212,12 +212,18 @@ static int check_jpeg(const uint8_t *buf, size_t len, const struct sitx_image_li
             sitx_image_seterr(err, "JPEG: invalid marker 0x%02x", m);
             return SITX_E_BAD_IMAGE;
         }
-        if (len - pos < 2 || sitx_load_be16(buf + pos) < 2 ||
-            sitx_load_be16(buf + pos) > len - pos) {
+        if (len - pos < 2 || sitx_load_be16(buf + pos) > len - pos) {
             sitx_image_seterr(err, "JPEG: marker segment runs past the end (truncated)");
             return SITX_E_BAD_IMAGE;
         }
         seg = sitx_load_be16(buf + pos);
+        if (seg < 2) {
+            if (m == 0xda || (m >= 0xc0 && m <= 0xcf)) {
+                sitx_image_seterr(err, "JPEG: invalid length in marker 0x%02x", m);
+                return SITX_E_BAD_IMAGE;
+            }
+            seg = 2; /* libjpeg skips only the length bytes of such a segment */
+        }
         if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
             const uint8_t *p = buf + pos + 2;
             int rc;

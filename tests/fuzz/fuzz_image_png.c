@@ -54,6 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     limits(&lim);
     rc = sitx_image_validate(data, size, &lim, &info, err);
+    /* The sender's structure check must pass whatever the validator passes,
+     * and name a reason when it refuses. */
+    {
+        char serr[SITX_IMAGE_ERR_MAX];
+        int src = sitx_image_check_structure(data, size, &lim, NULL, serr);
+
+        if ((rc == 0 && src != 0) || (src != 0 && serr[0] == '\0')) {
+            abort();
+        }
+    }
     if (rc != 0) {
         if (err[0] == '\0') {
             abort();
