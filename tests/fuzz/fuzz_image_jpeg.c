@@ -9,37 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_image.h"
 #include "image.h"
 #include "image_internal.h"
 #include "secmem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void limits(struct sitx_image_limits *lim)
-{
-    sitx_image_limits_default(lim);
-    lim->max_width = 2048;
-    lim->max_height = 2048;
-    lim->max_pixels = 1024 * 1024;
-    lim->max_scans = 100;
-    lim->max_memory = 64u * 1024 * 1024;
-}
-
-static void same_pixels(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                        const struct sitx_image_limits *lim)
-{
-    char err[SITX_IMAGE_ERR_MAX];
-    uint8_t *pa = NULL, *pb = NULL;
-    uint32_t wa = 0, ha = 0, wb = 0, hb = 0;
-
-    if (sitx_image_decode_rgba(a, alen, lim, &pa, &wa, &ha, err) != 0 ||
-        sitx_image_decode_rgba(b, blen, lim, &pb, &wb, &hb, err) != 0 || wa != wb || ha != hb ||
-        memcmp(pa, pb, (size_t)wa * ha * 4) != 0) {
-        abort();
-    }
-    free(pa);
-    free(pb);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sitx_buf_clear(&out);
         return 0;
     }
-    limits(&lim);
+    fuzz_image_limits(&lim);
     rc = sitx_image_validate(data, size, &lim, &info, err);
     /* The sender's structure check must pass whatever the validator passes,
      * and name a reason when it refuses. */
@@ -92,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fmt != SITX_IMAGE_JPEG || sitx_image_validate(out.data, out.len, &lim, NULL, err) != 0) {
         abort();
     }
-    same_pixels(data, size, out.data, out.len, &lim);
+    fuzz_same_pixels(data, size, out.data, out.len, &lim);
     opts.mode = SITX_COMPRESS_LOSSY;
     opts.quality = 75;
     if (sitx_image_recompress(data, size, &opts, &out, &fmt, err) != 0 ||
