@@ -270,7 +270,9 @@ static int redeflate_rows(struct redeflate *r)
         if ((uint64_t)rowbytes * h > lim.max_memory) {
             png_error(r->rd, "interlaced image over the memory limit");
         }
-        r->image = malloc(rowbytes * h);
+        /* Zeroed: libpng never writes the padding bits at the end of a
+         * sub-byte row, and png_write_row would deflate whatever they held. */
+        r->image = calloc(h, rowbytes);
         r->rows = malloc(sizeof(*r->rows) * h);
         if (r->image == NULL || r->rows == NULL) {
             png_error(r->rd, "out of memory for the image");
@@ -283,7 +285,7 @@ static int redeflate_rows(struct redeflate *r)
         png_read_image(r->rd, r->rows);
         png_write_image(r->wr, r->rows);
     } else {
-        r->row = malloc(rowbytes);
+        r->row = calloc(1, rowbytes); /* zeroed padding bits, as above */
         if (r->row == NULL) {
             png_error(r->rd, "out of memory for a row");
         }
