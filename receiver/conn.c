@@ -44,6 +44,7 @@ static void conn_free(struct sitx_conn *c)
         free(t);
     }
     sitx_reader_free(c->reader);
+    free(c->proxy);
     sitx_hs_free(c->hs);
     sitx_cipher_free(c->tx);
     sitx_cipher_free(c->rx);
@@ -250,6 +251,9 @@ static void on_timer(uv_timer_t *timer)
         return;
     }
     switch (c->state) {
+    case CONN_PROXY:
+        proxy_timeout(c);
+        break;
     case CONN_HELLO:
     case CONN_HANDSHAKE:
         snprintf(detail, sizeof(detail), "no handshake within %llu ms",
@@ -322,6 +326,7 @@ void conn_begin_stop(struct sitx_conn *c)
 {
     c->stopping = 1;
     switch (c->state) {
+    case CONN_PROXY:
     case CONN_HELLO:
     case CONN_HANDSHAKE:
         conn_close(c, "shutdown");
@@ -365,11 +370,17 @@ static void peer_names(struct sitx_conn *c)
             port = ntohs(in6->sin6_port);
         }
     }
+    conn_set_peer(c, ip, port);
+}
+
+void conn_set_peer(struct sitx_conn *c, const char *ip, unsigned port)
+{
     if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip, '.') != NULL) {
-        memmove(ip, ip + 7, strlen(ip + 7) + 1);
+        ip += 7;
     }
     snprintf(c->ip, sizeof(c->ip), "%s", ip);
-    snprintf(c->peer, sizeof(c->peer), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+    snprintf(c->peer, sizeof(c->peer), strchr(c->ip, ':') != NULL ? "[%s]:%u" : "%s:%u", c->ip,
+             port);
 }
 
 static void on_refused_closed(uv_handle_t *h)
@@ -377,23 +388,35 @@ static void on_refused_closed(uv_handle_t *h)
     free(h->data);
 }
 
-/* Caps before anything is parsed: total and per source address. */
-static const char *over_cap(const struct sitx_server *srv, const struct sitx_conn *c)
+const char *conn_over_address_cap(const struct sitx_server *srv, const struct sitx_conn *c)
 {
     uint64_t same = 0;
 
-    if (srv->stopping) {
-        return "stopping";
-    }
-    if (srv->n_conns >= srv->cfg->max_connections) {
-        return "too-many-connections";
-    }
     for (const struct sitx_conn *o = srv->conns; o != NULL; o = o->next) {
-        if (strcmp(o->ip, c->ip) == 0) {
+        if (o != c && strcmp(o->ip, c->ip) == 0) {
             same++;
         }
     }
     return same >= srv->cfg->max_per_address ? "too-many-from-address" : NULL;
+}
+
+/* Caps before anything is parsed: total and per source address. Behind a
+ * proxy the address cap waits for the header's real address. */
+static const char *over_cap(const struct sitx_server *srv, const struct sitx_conn *c)
+{
+    if (srv->stopping) {
+        return "stopping";
+    }
+    if (srv->cfg->proxy_protocol) {
+        if (!proxy_trusted(srv, c)) {
+            return "untrusted-proxy";
+        }
+        return srv->n_conns >= srv->cfg->max_connections ? "too-many-connections" : NULL;
+    }
+    if (srv->n_conns >= srv->cfg->max_connections) {
+        return "too-many-connections";
+    }
+    return conn_over_address_cap(srv, c);
 }
 
 static int conn_start(struct sitx_conn *c)
@@ -408,12 +431,34 @@ static int conn_start(struct sitx_conn *c)
     }
     /* Small records (RESULT, ACCEPT) should not wait for Nagle. */
     (void)uv_tcp_nodelay(&c->tcp, 1);
-    rc = conn_send_raw(c, srv->greeting, SITX_GREETING_LEN);
+    if (srv->cfg->proxy_protocol) {
+        uint64_t ms = srv->cfg->handshake_timeout_ms;
+
+        rc = proxy_begin(c);
+        if (rc != 0) {
+            return rc;
+        }
+        uv_timer_start(&c->timer, on_timer, ms < CONN_PROXY_TIMEOUT_MS ? ms : CONN_PROXY_TIMEOUT_MS,
+                       0);
+    } else {
+        rc = conn_greet(c);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return conn_start_reading(c);
+}
+
+int conn_greet(struct sitx_conn *c)
+{
+    int rc = conn_send_raw(c, c->srv->greeting, SITX_GREETING_LEN);
+
     if (rc != 0) {
         return rc;
     }
-    uv_timer_start(&c->timer, on_timer, srv->cfg->handshake_timeout_ms, 0);
-    return conn_start_reading(c);
+    c->state = CONN_HELLO;
+    uv_timer_start(&c->timer, on_timer, c->srv->cfg->handshake_timeout_ms, 0);
+    return 0;
 }
 
 void conn_accept(struct sitx_server *srv)
@@ -428,7 +473,7 @@ void conn_accept(struct sitx_server *srv)
         return;
     }
     c->srv = srv;
-    c->state = CONN_HELLO;
+    c->state = srv->cfg->proxy_protocol ? CONN_PROXY : CONN_HELLO;
     snprintf(c->keyfp, sizeof(c->keyfp), "-");
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;

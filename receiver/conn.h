@@ -13,12 +13,14 @@
 #include "greeting.h"
 #include "handshake.h"
 #include "keyfile.h"
+#include "proxyhdr.h"
 #include "reader.h"
 
 struct sitx_server;
 struct transfer;
 
 enum conn_state {
+    CONN_PROXY,     /* --proxy-protocol: waiting for the PROXY v2 header */
     CONN_HELLO,     /* greeting sent, waiting for the 8-byte HELLO */
     CONN_HANDSHAKE, /* Noise messages, fixed sizes only */
     CONN_OPEN,      /* authenticated: records */
@@ -45,10 +47,12 @@ struct sitx_conn {
 
     char ip[CONN_ADDR_MAX];               /* for the per-address cap */
     char peer[CONN_ADDR_MAX];             /* "IP:PORT" or "[IP]:PORT" for logs */
+    char via[CONN_ADDR_MAX];              /* the proxy's "IP:PORT", or "" when direct */
     char keyfp[SITX_FINGERPRINT_LEN + 1]; /* fingerprint, "password", or "-" */
     uint8_t sender_id[32];                /* static key; zero in password mode */
     int authed;                           /* handshake done and the sender accepted */
 
+    struct sitx_proxyhdr *proxy; /* CONN_PROXY only */
     uint8_t hello[SITX_HELLO_LEN];
     size_t hello_len;
     uint8_t mode; /* enum sitx_auth_mode the sender chose */
@@ -73,6 +77,15 @@ struct sitx_conn {
  * sends the greeting and starts the handshake timer. Never fails loudly:
  * a refused or failed accept is logged and closed. */
 void conn_accept(struct sitx_server *srv);
+
+/* Sends the greeting and starts the handshake timeout: at once for a direct
+ * connection, after the PROXY header behind a proxy. 0 or a negative error. */
+int conn_greet(struct sitx_conn *c);
+/* Sets c->ip and c->peer from a numeric address and a port. */
+void conn_set_peer(struct sitx_conn *c, const char *ip, unsigned port);
+/* The per-address cap on c->ip, counting the other connections: the reason
+ * to refuse, or NULL. */
+const char *conn_over_address_cap(const struct sitx_server *srv, const struct sitx_conn *c);
 
 /* Sends a raw byte string (greeting, handshake frame). Returns 0 or a negative error. */
 int conn_send_raw(struct sitx_conn *c, const uint8_t *buf, size_t len);
@@ -118,5 +131,20 @@ int greet_on_hello(struct sitx_conn *c);
 int greet_on_frame(struct sitx_conn *c, const uint8_t *frame, size_t len);
 /* A pre-authentication failure: log auth-failed, zero-length frame, close. */
 void greet_fail(struct sitx_conn *c, const char *reason, const char *detail);
+
+/* proxy.c: the PROXY protocol v2 header before the greeting. */
+/* Longest wait for the header: the spec asks for at least 3 s, one TCP
+ * retransmit; the handshake timeout caps it when that is shorter. */
+#define CONN_PROXY_TIMEOUT_MS 3000
+/* 1 when the TCP peer c->ip is a trusted proxy. */
+int proxy_trusted(const struct sitx_server *srv, const struct sitx_conn *c);
+/* Allocates the header parser; the connection then waits in CONN_PROXY. */
+int proxy_begin(struct sitx_conn *c);
+/* Bytes that arrived in CONN_PROXY: *p and *n are advanced past the header.
+ * On a whole header the real address replaces the proxy's, the caps are
+ * checked and the greeting goes out. Returns 0, or -1 when c was closed. */
+int proxy_on_bytes(struct sitx_conn *c, const uint8_t **p, size_t *n);
+/* The header did not come within CONN_PROXY_TIMEOUT_MS: log and close. */
+void proxy_timeout(struct sitx_conn *c);
 
 #endif

@@ -1,6 +1,6 @@
-/* The read side of a connection: bytes into the HELLO or the frame
- * reader, whole frames to the handshake or to the record switch, and
- * backpressure (reading pauses while a write job holds both chunks of the
+/* The read side of a connection: bytes into the PROXY header, the HELLO
+ * or the frame reader, whole frames to the handshake or to the record
+ * switch, and backpressure (reading pauses while a write job holds both chunks of the
  * transfer, or while our own writes back up). */
 #include <stdio.h>
 #include <string.h>
@@ -129,6 +129,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->state == CONN_OPEN) {
         conn_start_idle(c);
+    }
+    if (c->state == CONN_PROXY && proxy_on_bytes(c, &p, &n) != 0) {
+        return;
     }
     if (c->state == CONN_HELLO) {
         size_t take = SITX_HELLO_LEN - c->hello_len;

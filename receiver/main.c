@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "cidr.h"
 #include "cipher.h"
 #include "err.h"
 #include "keyfile.h"
@@ -44,6 +45,8 @@ enum opt_id {
     OPT_ON_RECEIVE,
     OPT_ON_RECEIVE_TIMEOUT,
     OPT_LOG_FORMAT,
+    OPT_PROXY_PROTOCOL,
+    OPT_PROXY_TRUSTED,
     OPT_GEN_KEY,
     OPT_END,
 };
@@ -66,6 +69,8 @@ static const struct option long_options[] = {
     {"on-receive", required_argument, NULL, OPT_ON_RECEIVE},
     {"on-receive-timeout", required_argument, NULL, OPT_ON_RECEIVE_TIMEOUT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
+    {"proxy-trusted", required_argument, NULL, OPT_PROXY_TRUSTED},
     {"gen-key", required_argument, NULL, OPT_GEN_KEY},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -120,6 +125,12 @@ static void usage(FILE *out)
             "                                  SITX_SENDER, SITX_PEER, SITX_HASH in its "
             "environment)\n"
             "  --on-receive-timeout SECONDS    kill CMD after this long (default 30)\n"
+            "  --proxy-protocol                behind a load balancer: every connection starts\n"
+            "                                  with a PROXY protocol v2 header (v1 is refused)\n"
+            "                                  whose source address is used for limits and logs\n"
+            "  --proxy-trusted CIDR[,CIDR...]  the proxies allowed to connect and send it, e.g.\n"
+            "                                  10.0.0.5,192.168.1.0/24 (required with\n"
+            "                                  --proxy-protocol); others are refused\n"
             "  --log-format text|json          log line format on stderr (default text)\n"
             "  -v, --verbose                   log debug events too\n"
             "  -q, --quiet                     log warnings and errors only\n"
@@ -274,6 +285,18 @@ static void take_option(struct cli *cli, int id, const char *arg)
             usage_error("--log-format: neither text nor json: `%s'", arg);
         }
         break;
+    case OPT_PROXY_PROTOCOL:
+        cfg->proxy_protocol = 1;
+        break;
+    case OPT_PROXY_TRUSTED: {
+        char why[160];
+
+        if (sitx_cidr_list_parse(arg, cfg->proxy_trusted, SITX_CIDR_LIST_MAX,
+                                 &cfg->n_proxy_trusted, why, sizeof(why)) != 0) {
+            usage_error("--proxy-trusted: %s", why);
+        }
+        break;
+    }
     case OPT_GEN_KEY:
         cli->gen_key = arg;
         break;
@@ -338,6 +361,13 @@ static void check_args(const struct cli *cli)
     }
     if ((cfg->key_file == NULL) != (cfg->authorized_file == NULL)) {
         usage_error("%s", "key mode needs both --key FILE and --authorized FILE");
+    }
+    if (cfg->proxy_protocol && cfg->n_proxy_trusted == 0) {
+        usage_error("%s", "--proxy-protocol needs --proxy-trusted CIDR[,CIDR...]: the proxies "
+                          "allowed to send the header");
+    }
+    if (!cfg->proxy_protocol && cfg->n_proxy_trusted > 0) {
+        usage_error("%s", "--proxy-trusted is only used with --proxy-protocol");
     }
     if (cfg->key_file == NULL && cfg->password_file == NULL && getenv("SITX_PASSWORD") == NULL) {
         usage_error("%s", "give --password-file FILE (or SITX_PASSWORD), or --key FILE and "

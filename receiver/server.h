@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "cidr.h"
 #include "greeting.h"
 #include "image.h"
 #include "keyfile.h"
@@ -43,6 +44,9 @@ struct recv_config {
     uint64_t handshake_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t hook_timeout_ms;
+    int proxy_protocol; /* --proxy-protocol: every connection starts with a PROXY v2 header */
+    struct sitx_cidr proxy_trusted[SITX_CIDR_LIST_MAX]; /* who may send it */
+    size_t n_proxy_trusted;
 };
 
 /* Fills cfg with the documented defaults. */

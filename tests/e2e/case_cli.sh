@@ -51,4 +51,24 @@ rc=$?
 [ "$rc" -ne 0 ] || fail "sitx-recv without --inbox exited 0"
 [ -s "$err" ] || fail "sitx-recv without --inbox printed nothing on stderr"
 
+# The proxy options: each needs the other, and a bad range is quoted.
+mkdir -p "$WORK/inbox"
+recv_usage() { # WANT_RE ARGS...
+    local want=$1
+    shift
+    timeout 10 "$SITX_RECV" --listen 127.0.0.1:0 --inbox "$WORK/inbox" --password-file "$WORK/pw" \
+        "$@" >"$out" 2>"$err"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "sitx-recv $* exited $rc, want 2"
+    [ ! -s "$out" ] || fail "sitx-recv $* printed on stdout: $(cat "$out")"
+    grep -qE -- "$want" "$err" || fail "sitx-recv $*: stderr lacks /$want/: $(cat "$err")"
+}
+recv_usage '--proxy-protocol needs --proxy-trusted' --proxy-protocol
+recv_usage '--proxy-trusted is only used with --proxy-protocol' --proxy-trusted 127.0.0.1
+recv_usage "--proxy-trusted: \`10\.1\.2\.3/8': address has bits set past the prefix length" \
+    --proxy-protocol --proxy-trusted 127.0.0.1,10.1.2.3/8
+recv_usage "--proxy-trusted: \`proxy\.lan': not an IPv4 or IPv6 address" \
+    --proxy-protocol --proxy-trusted proxy.lan
+recv_usage "--proxy-trusted: \`127\.0\.0\.1,': empty entry" --proxy-protocol --proxy-trusted 127.0.0.1,
+
 pass
