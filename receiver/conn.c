@@ -408,6 +408,9 @@ static const char *over_cap(const struct sitx_server *srv, const struct sitx_con
         return "stopping";
     }
     if (srv->cfg->proxy_protocol) {
+        if (strcmp(c->ip, "?") == 0) {
+            return "peer-gone"; /* reset before accept (a health check): no address to judge */
+        }
         if (!proxy_trusted(srv, c)) {
             return "untrusted-proxy";
         }
@@ -482,7 +485,8 @@ void conn_accept(struct sitx_server *srv)
         peer_names(c);
         refuse = over_cap(srv, c);
         if (refuse != NULL) {
-            sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s reason=%s", c->peer, refuse);
+            sitx_log(strcmp(refuse, "peer-gone") == 0 ? SITX_LOG_DEBUG : SITX_LOG_WARNING,
+                     "connection-refused", "peer=%s reason=%s", c->peer, refuse);
         }
     } else {
         sitx_log(SITX_LOG_ERR, "accept-failed", "error=%s", uv_strerror(rc));

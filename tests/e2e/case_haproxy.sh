@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Two receivers behind a real HAProxy (mode tcp, balance roundrobin,
-# send-proxy-v2, one server with the CRC32C TLV): images sent through it are
+# send-proxy-v2, one server with the CRC32C TLV, the other with health
+# checks that send LOCAL headers): images sent through it are
 # stored by both receivers with the same pixels, and the receivers log the
 # sender's address (127.0.0.1), not HAProxy's (it connects from 127.0.0.5,
 # the only trusted proxy). Direct connections are refused: from an
@@ -29,13 +30,31 @@ recv_pub=$PUBKEY
 genkey "$SITX_SEND" "$WORK/alice.key"
 printf '%s alice\n' "$PUBKEY" >"$WORK/authorized"
 
+# The hook of docs/OPERATING.md ("More than one receiver"), with the shared
+# directory as its argument: files each image by sender and content hash.
+SHARED=$WORK/shared
+mkdir -p "$SHARED"
+cat >"$WORK/to-shared.sh" <<'HOOK'
+#!/bin/sh
+set -e
+dir=$1
+ext=${SITX_NAME##*.}
+tmp="$dir/.incoming.$(uname -n).$$"
+cp "$SITX_FILE" "$tmp"
+ln "$tmp" "$dir/$SITX_SENDER-$SITX_HASH.$ext" 2>/dev/null || true
+rm -f "$tmp"
+HOOK
+chmod +x "$WORK/to-shared.sh"
+
 # Both receivers share one key, so a sender pins one receiver key for the
-# pair; each has its own inbox.
+# pair; each has its own inbox, and the hook feeds the shared directory.
 start_recv --inbox "$WORK/inbox1" --key "$WORK/recv.key" --authorized "$WORK/authorized" \
-    --proxy-protocol --proxy-trusted "$PROXY_ADDR,::1" --verbose
+    --proxy-protocol --proxy-trusted "$PROXY_ADDR,::1" --verbose \
+    --on-receive "$WORK/to-shared.sh $SHARED"
 R1_PID=$RECV_PID R1_PORT=$RECV_PORT R1_LOG=$RECV_LOG
 start_recv --inbox "$WORK/inbox2" --key "$WORK/recv.key" --authorized "$WORK/authorized" \
-    --proxy-protocol --proxy-trusted "$PROXY_ADDR/32" --verbose
+    --proxy-protocol --proxy-trusted "$PROXY_ADDR/32" --verbose \
+    --on-receive "$WORK/to-shared.sh $SHARED"
 R2_PID=$RECV_PID R2_PORT=$RECV_PORT R2_LOG=$RECV_LOG
 
 # A free port for HAProxy's frontend.
@@ -55,7 +74,7 @@ frontend sitx
 backend receivers
     balance roundrobin
     server r1 127.0.0.1:$R1_PORT send-proxy-v2 proxy-v2-options crc32c source $PROXY_ADDR
-    server r2 127.0.0.1:$R2_PORT send-proxy-v2 source $PROXY_ADDR
+    server r2 127.0.0.1:$R2_PORT send-proxy-v2 source $PROXY_ADDR check check-send-proxy inter 1s
 EOF
 "$HAPROXY" -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-check.log" 2>&1 ||
     fail "haproxy -c refuses the configuration: $(cat "$WORK/haproxy-check.log")"
@@ -210,9 +229,43 @@ assert_grep "connection-refused peer=192\.0\.2\.7:51514 via=$PROXY_ADDR:[0-9]+ r
     "$R3_LOG" "the cap names the real address"
 stop_recv TERM
 
-# The receivers still serve through HAProxy after all that.
-send --key "$WORK/alice.key" --receiver-key "$recv_pub" "127.0.0.1:$HA_PORT" "$src/lb-1.png"
+# The shared directory holds the four images once each, with their bytes.
+shared_count() { find "$SHARED" -maxdepth 1 -type f ! -name '.*' | wc -l; }
+hooks_done() { cat "$R1_LOG" "$R2_LOG" | grep -c 'hook-done '; }
+wait_until 20 test "$(hooks_done)" -ge 4 || fail "$(hooks_done) hook(s) finished, want 4"
+assert_no_grep 'hook-(failed|timeout|dropped)' "$R1_LOG" "the hook ran cleanly on receiver 1"
+assert_no_grep 'hook-(failed|timeout|dropped)' "$R2_LOG" "the hook ran cleanly on receiver 2"
+[ "$(shared_count)" -eq 4 ] || fail "the hooks filed $(shared_count) image(s), want 4"
+for img in lb-1.png lb-2.jpg lb-3.png lb-4.jpg; do
+    stem=${img%.*}
+    if inbox_files "$WORK/inbox1" | grep -q "^$stem\."; then
+        stored_for "$WORK/inbox1" "$stem"
+    else
+        stored_for "$WORK/inbox2" "$stem"
+    fi
+    h=$(b2sum -l 256 "$STORED" | cut -d' ' -f1)
+    shared=$(find "$SHARED" -maxdepth 1 -name "*-$h.${img##*.}")
+    [ -n "$shared" ] || fail "no shared copy of $img (hash $h)"
+    assert_same_bytes "$STORED" "$shared"
+done
+
+# The receivers still serve through HAProxy after all that. lb-2 again:
+# the receiver that stored it says "already stored"; the other one (round
+# robin) stores a second copy, since its index does not know the first.
+# Either way the shared directory still holds it once.
+send --key "$WORK/alice.key" --receiver-key "$recv_pub" "127.0.0.1:$HA_PORT" "$src/lb-2.jpg"
 assert_rc 0 "a send through haproxy after the refusals"
+if grep -q 'already stored' "$SEND_OUT"; then
+    note "lb-2 reached the receiver that had it: already stored"
+else
+    assert_grep 'stored as lb-2' "$SEND_OUT" "lb-2 stored by the other receiver"
+    [ "$(inbox_files "$WORK/inbox1" | grep -c '^lb-2')" -eq 1 ] &&
+        [ "$(inbox_files "$WORK/inbox2" | grep -c '^lb-2')" -eq 1 ] ||
+        fail "want one lb-2 in each inbox: $(inbox_files "$WORK/inbox1") / $(inbox_files "$WORK/inbox2")"
+    note "lb-2 reached the other receiver: stored there too"
+    wait_until 20 test "$(hooks_done)" -ge 5 || fail "the second copy's hook did not finish"
+fi
+[ "$(shared_count)" -eq 4 ] || fail "the shared directory holds $(shared_count) images, want 4"
 
 kill -TERM "$HA_PID" 2>/dev/null
 wait_exit "$HA_PID" 10 || fail "haproxy did not stop on SIGTERM"
