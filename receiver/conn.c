@@ -17,6 +17,7 @@
 #include "server.h"
 #include "transfer.h"
 #include "transport.h"
+#include "web.h"
 
 struct write_req {
     uv_write_t req; /* .data = this */
@@ -507,6 +508,7 @@ void conn_accept(struct sitx_server *srv)
     }
     srv->conns = c;
     srv->n_conns++;
+    web_note_connections(srv);
     sitx_log(SITX_LOG_DEBUG, "connection", "peer=%s", c->peer);
     rc = conn_start(c);
     if (rc != 0) {

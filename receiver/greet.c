@@ -14,6 +14,7 @@
 #include "msg.h"
 #include "server.h"
 #include "transport.h"
+#include "web.h"
 
 /* Largest handshake message we write (XX message 2 is 96 bytes). */
 #define HS_MSG_MAX 256
@@ -28,6 +29,7 @@ void greet_fail(struct sitx_conn *c, const char *reason, const char *detail)
     }
     sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=%s detail=%s", c->peer, reason,
              sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    web_note_auth_failed(c, reason, detail);
     /* A zero-length frame says "handshake refused"; it is all we can say in clear. */
     (void)conn_send_raw(c, refused, sizeof(refused));
     conn_close(c, "auth-failed");
@@ -68,6 +70,7 @@ static int complete(struct sitx_conn *c)
     if (c->mode == SITX_AUTH_KEY && peer == NULL) {
         sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=unknown-key key=%s", c->peer,
                  c->keyfp);
+        web_note_auth_failed(c, "unknown-key", "this key is not an authorised sender");
         conn_send_close(c, SITX_CLOSE_UNAUTHORIZED, "this key is not an authorised sender");
         conn_close(c, "unauthorized");
         return -1;

@@ -269,6 +269,13 @@ int index_append(struct dedup_index *idx, const uint8_t sender[static INDEX_ID_B
     return 0;
 }
 
+void index_foreach(const struct dedup_index *idx, index_visit_fn fn, void *arg)
+{
+    for (size_t i = 0; idx != NULL && i < idx->count; i++) {
+        fn(arg, idx->list[i].sender, idx->list[i].hash, idx->list[i].name);
+    }
+}
+
 size_t index_count(const struct dedup_index *idx)
 {
     return idx == NULL ? 0 : idx->count;

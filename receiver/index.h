@@ -36,6 +36,11 @@ void index_unlock(struct dedup_index *idx);
 int index_append(struct dedup_index *idx, const uint8_t sender[static INDEX_ID_BYTES],
                  const uint8_t hash[static SITX_CONTENT_HASH_BYTES], const char *name);
 
+/* Loop thread (or before the loop runs): calls fn for every line, oldest first. */
+typedef void (*index_visit_fn)(void *arg, const uint8_t sender[INDEX_ID_BYTES],
+                               const uint8_t hash[SITX_CONTENT_HASH_BYTES], const char *name);
+void index_foreach(const struct dedup_index *idx, index_visit_fn fn, void *arg);
+
 /* Lines known (for the start-up log). */
 size_t index_count(const struct dedup_index *idx);
 

@@ -11,6 +11,7 @@
 #include "record.h"
 #include "transfer.h"
 #include "transport.h"
+#include "web.h"
 
 void conn_stop_reading(struct sitx_conn *c)
 {
@@ -127,6 +128,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (n == 0 || c->state == CONN_CLOSING) {
         return;
     }
+    web_note_bytes(c->srv, n);
     if (c->state == CONN_OPEN) {
         conn_start_idle(c);
     }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "opts.h"
 #include "server.h"
+#include "web.h"
 
 #ifndef SITX_VERSION
 #define SITX_VERSION "0"
@@ -48,6 +49,8 @@ enum opt_id {
     OPT_PROXY_PROTOCOL,
     OPT_PROXY_TRUSTED,
     OPT_GEN_KEY,
+    OPT_HTTP,
+    OPT_HTTP_TOKEN_FILE,
     OPT_END,
 };
 
@@ -72,6 +75,8 @@ static const struct option long_options[] = {
     {"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
     {"proxy-trusted", required_argument, NULL, OPT_PROXY_TRUSTED},
     {"gen-key", required_argument, NULL, OPT_GEN_KEY},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, 'V'},
@@ -81,6 +86,7 @@ static const struct option long_options[] = {
 
 struct cli {
     struct recv_config cfg;
+    struct recv_web_config web;
     const char *gen_key;
     enum sitx_log_format log_format;
     int verbose;
@@ -131,6 +137,11 @@ static void usage(FILE *out)
             "  --proxy-trusted CIDR[,CIDR...]  the proxies allowed to connect and send it, e.g.\n"
             "                                  10.0.0.5,192.168.1.0/24 (required with\n"
             "                                  --proxy-protocol); others are refused\n"
+            "  --http ADDR:PORT                serve a read-only page of the inbox, a JSON API\n"
+            "                                  and /metrics over HTTP (ADDR an IP address;\n"
+            "                                  loopback unless --http-token-file is given)\n"
+            "  --http-token-file FILE          token (mode 0600) every HTTP request must carry\n"
+            "                                  as a bearer token; needed off loopback\n"
             "  --log-format text|json          log line format on stderr (default text)\n"
             "  -v, --verbose                   log debug events too\n"
             "  -q, --quiet                     log warnings and errors only\n"
@@ -193,6 +204,32 @@ static uint64_t parse_count(const char *name, const char *arg)
         usage_error("%s: not a whole number from 1 to 1000000: `%s'", name, arg);
     }
     return v;
+}
+
+/* --http ADDR:PORT: an IP address (a name could resolve anywhere), port 0
+ * for any free port. */
+static void parse_http(const char *arg, struct recv_web_config *wc)
+{
+    char tmp[SITX_HOST_MAX + 8];
+    size_t len = strlen(arg);
+    int any_port = len >= 3 && len < sizeof(tmp) && strcmp(arg + len - 2, ":0") == 0;
+    int rc;
+
+    if (any_port) {
+        memcpy(tmp, arg, len - 2);
+        tmp[len - 2] = '\0';
+        rc = sitx_parse_hostport(tmp, 0, wc->host, &wc->port);
+        wc->port = 0;
+    } else {
+        rc = sitx_parse_hostport(arg, 0, wc->host, &wc->port);
+    }
+    if (rc != 0 || wc->host[0] == '\0' || (!any_port && wc->port == 0)) {
+        usage_error("--http: not ADDR:PORT: `%s'", arg);
+    }
+    if (!web_host_is_ip(wc->host)) {
+        usage_error("--http: ADDR must be an IP address, like 127.0.0.1 or [::1]: `%s'", arg);
+    }
+    wc->enabled = 1;
 }
 
 /* ADDR:PORT, where port 0 (any free port, for tests) is allowed too. */
@@ -300,6 +337,12 @@ static void take_option(struct cli *cli, int id, const char *arg)
     case OPT_GEN_KEY:
         cli->gen_key = arg;
         break;
+    case OPT_HTTP:
+        parse_http(arg, &cli->web);
+        break;
+    case OPT_HTTP_TOKEN_FILE:
+        cli->web.token_file = arg;
+        break;
     case 'v':
         cli->verbose = 1;
         break;
@@ -369,6 +412,14 @@ static void check_args(const struct cli *cli)
     if (!cfg->proxy_protocol && cfg->n_proxy_trusted > 0) {
         usage_error("%s", "--proxy-trusted is only used with --proxy-protocol");
     }
+    if (cli->web.token_file != NULL && !cli->web.enabled) {
+        usage_error("%s", "--http-token-file needs --http ADDR:PORT");
+    }
+    if (cli->web.enabled && cli->web.token_file == NULL && !web_host_is_loopback(cli->web.host)) {
+        usage_error("--http on %s, which is not a loopback address, needs --http-token-file FILE "
+                    "(anyone who can reach it would see the inbox)",
+                    cli->web.host);
+    }
     if (cfg->key_file == NULL && cfg->password_file == NULL && getenv("SITX_PASSWORD") == NULL) {
         usage_error("%s", "give --password-file FILE (or SITX_PASSWORD), or --key FILE and "
                           "--authorized FILE");
@@ -407,7 +458,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
     }
 }
 
-static int run(const struct recv_config *cfg)
+static int run(const struct recv_config *cfg, const struct recv_web_config *wc)
 {
     struct sitx_server srv;
     uv_loop_t loop;
@@ -420,6 +471,9 @@ static int run(const struct recv_config *cfg)
         return EXIT_RUNTIME;
     }
     rc = server_init(&srv, &loop, cfg);
+    if (rc == 0 && wc->enabled) {
+        rc = web_start(&srv, wc);
+    }
     if (rc == 0) {
         rc = server_start(&srv);
     }
@@ -436,6 +490,7 @@ static int run(const struct recv_config *cfg)
         sitx_log(SITX_LOG_ERR, "loop-close-failed", "error=%s", "handles still open");
         code = EXIT_RUNTIME;
     }
+    web_stop(&srv);
     server_clear(&srv);
     return code;
 }
@@ -474,5 +529,5 @@ int main(int argc, char **argv)
     sitx_log_init("sitx-recv", cli.log_format, level);
     /* A peer that vanishes mid-write must give EPIPE, not kill the daemon. */
     signal(SIGPIPE, SIG_IGN);
-    return run(&cli.cfg);
+    return run(&cli.cfg, &cli.web);
 }

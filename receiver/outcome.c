@@ -12,6 +12,7 @@
 #include "log.h"
 #include "record.h"
 #include "server.h"
+#include "web.h"
 
 /* Big enough for any RESULT: 1 + 16 + 1 + 8 + 4 + 32 + 2 + 255 + 2 + 255. */
 #define RESULT_REC_MAX 640
@@ -78,6 +79,7 @@ static void log_outcome(const struct transfer *t, uint8_t status, const char *ms
     char qname[1100];
     char qmsg[1100];
 
+    web_note_outcome(t, status, msg, name);
     switch (status) {
     case SITX_ST_OK:
         sitx_log(SITX_LOG_INFO, "stored", "peer=%s key=%s file=%s bytes=%" PRIu64 " ms=%" PRIu32,

@@ -26,6 +26,7 @@
 #include "sdnotify.h"
 #include "transfer.h"
 #include "secmem.h"
+#include "web.h"
 
 #define LISTEN_BACKLOG 128
 
@@ -431,6 +432,7 @@ void server_conn_gone(struct sitx_server *s, struct sitx_conn *c)
     c->prev = NULL;
     c->next = NULL;
     s->n_conns--;
+    web_note_connections(s);
     maybe_finish(s);
 }
 

@@ -20,6 +20,7 @@ struct authz;
 struct dedup_index;
 struct hook_runner;
 struct sitx_conn;
+struct recv_web;
 
 /* How long transfers in flight may run on after SIGTERM before they are cut. */
 #define RECV_STOP_GRACE_MS 5000
@@ -78,6 +79,7 @@ struct sitx_server {
     struct authz *authz;
     struct dedup_index *index;
     struct hook_runner *hooks;
+    struct recv_web *web; /* --http: the web side, or NULL */
     struct sitx_image_limits limits;
 
     struct sitx_conn *conns; /* every connection not yet freed */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -80,6 +81,26 @@ static void set_msg(struct store_job *j, uint8_t status, const char *fmt, ...)
     va_end(ap);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Worker: the end of validation, timed, keeping the size for the web page. */
+static int validator_finish(struct transfer *t, struct sitx_image_info *info)
+{
+    uint64_t t0 = now_ns();
+    int rc = sitx_image_validator_finish(t->val, info);
+
+    t->validate_ns += now_ns() - t0;
+    t->width = info->width;
+    t->height = info->height;
+    return rc;
+}
+
 /* Worker: feeds one chunk to the hash always, and to the validator and the
  * temporary file while the transfer has not failed. */
 static void write_chunk(struct store_job *j)
@@ -95,7 +116,10 @@ static void write_chunk(struct store_job *j)
         return;
     }
     if (t->val != NULL) {
+        uint64_t t0 = now_ns();
+
         rc = sitx_image_validator_feed(t->val, j->buf, j->len);
+        t->validate_ns += now_ns() - t0;
         if (rc != 0) {
             set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
             return;
@@ -203,7 +227,7 @@ static void final_work(struct store_job *j)
                 sitx_strerror(j->rc));
     } else if (t->val == NULL) {
         set_msg(j, SITX_ST_INTERNAL, "%s", "no validator");
-    } else if ((rc = sitx_image_validator_finish(t->val, &info)) != 0) {
+    } else if ((rc = validator_finish(t, &info)) != 0) {
         set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
     } else if ((uint8_t)info.format != t->format) {
         set_msg(j, SITX_ST_BAD_IMAGE, "content is %s, not the format offered",

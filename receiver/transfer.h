@@ -74,6 +74,9 @@ struct transfer {
     size_t fill_len;
     size_t chunk_cap;
     uint8_t *spare; /* the other chunk, handed back by the last write job */
+    uint64_t validate_ns; /* time spent in the validator, for /metrics */
+    uint32_t width;       /* of the validated image, for the web page */
+    uint32_t height;
     atomic_int commit;
 };
 
