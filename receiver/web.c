@@ -240,6 +240,10 @@ void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
         memcpy(img.hash, t->offer_hash, sizeof(img.hash));
         /* The image first, so a page that sees the event finds it listed. */
         events_add_image(w->events, &img);
+    }
+    /* While a job still runs (a deadline or a stop answered first) the
+     * worker owns validate_ns: only a finished validation is counted. */
+    if (!t->job_busy && t->validate_ns > 0) {
         events_count_validation(w->events, (double)t->validate_ns / 1e9);
     }
     events_add_event(w->events, &e);
