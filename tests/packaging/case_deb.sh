@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Debian package: build it as a packager would (a separate build tree
-# with prefix /usr, cpack -G DEB), read its control data and file list, then
-# install, upgrade, remove and purge it in a throw-away root.
+# The Debian package: build it as a packager would (a separate build tree,
+# cpack -G DEB), first with the default prefix, then with /usr, and check
+# both give the same package below /usr; read its control data and file
+# list, then install, upgrade, remove and purge it in a throw-away root.
 #
 # The throw-away root is a directory with its own /etc/passwd, /etc/group and
 # dpkg database. "dpkg --root=R --force-script-chrootless" runs the
@@ -30,7 +31,7 @@ VERSION=$(project_version)
 ARCH=$(dpkg --print-architecture)
 
 # --- build the package -------------------------------------------------------------
-# All three steps share 150 s (a clean build takes about 10 s on two cores),
+# All steps share 150 s (a clean build takes about 10 s on two cores),
 # so with the checks after them the case ends within three minutes.
 B="${SITX_DEB_BUILD_DIR:-$WORK/build}"
 BUILD_END=$((SECONDS + 150))
@@ -38,19 +39,55 @@ left() {
     local n=$((BUILD_END - SECONDS))
     echo $((n > 1 ? n : 1))
 }
-note "configuring $B (prefix /usr, Release)"
-timeout "$(left)" cmake -S "$SITX_SOURCE_DIR" -B "$B" -DCMAKE_INSTALL_PREFIX=/usr \
-    -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DSITX_SANITIZE= -DSITX_FUZZ=OFF \
-    >"$WORK/configure.log" 2>&1 || { tail -n 30 "$WORK/configure.log"; die "configure failed"; }
-note "building"
-timeout "$(left)" cmake --build "$B" -j 2 >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log"; die "build failed (or ran out of time)"; }
-rm -f "$B"/sitx_*.deb
-note "cpack -G DEB"
-(cd "$B" && timeout "$(left)" cpack -G DEB) >"$WORK/cpack.log" 2>&1 ||
-    { tail -n 30 "$WORK/cpack.log"; die "cpack failed (or ran out of time)"; }
-DEB="$B/sitx_${VERSION}_${ARCH}.deb"
-[ -f "$DEB" ] || die "cpack made no $(basename "$DEB")"
+# configure WHAT CMAKE-ARGS...: (re)configures $B for a Release package.
+configure() {
+    local what=$1
+    shift
+    note "configuring $B ($what, Release)"
+    timeout "$(left)" cmake -S "$SITX_SOURCE_DIR" -B "$B" "$@" \
+        -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DSITX_SANITIZE= -DSITX_FUZZ=OFF \
+        >"$WORK/configure.log" 2>&1 || { tail -n 30 "$WORK/configure.log"; die "configure failed"; }
+}
+# package OUT: builds $B and runs cpack; the .deb goes to OUT.
+package() {
+    note "building"
+    timeout "$(left)" cmake --build "$B" -j 2 >"$WORK/build.log" 2>&1 ||
+        { tail -n 30 "$WORK/build.log"; die "build failed (or ran out of time)"; }
+    rm -f "$B"/sitx_*.deb
+    note "cpack -G DEB"
+    (cd "$B" && timeout "$(left)" cpack -G DEB) >"$WORK/cpack.log" 2>&1 ||
+        { tail -n 30 "$WORK/cpack.log"; die "cpack failed (or ran out of time)"; }
+    [ -f "$B/sitx_${VERSION}_${ARCH}.deb" ] || die "cpack made no sitx_${VERSION}_${ARCH}.deb"
+    mv "$B/sitx_${VERSION}_${ARCH}.deb" "$1"
+}
+# A packager's tree need not set the prefix: with the default (/usr/local)
+# the package must still install below /usr, its unit and configuration
+# naming /usr/bin and /etc/sitx. It must be the very package a /usr tree makes.
+configure "default prefix" -UCMAKE_INSTALL_PREFIX
+grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr/local' "$B/CMakeCache.txt" ||
+    die "the default prefix is not /usr/local: $(grep CMAKE_INSTALL_PREFIX "$B/CMakeCache.txt")"
+package "$WORK/sitx-default-prefix.deb"
+configure "prefix /usr" -DCMAKE_INSTALL_PREFIX=/usr
+DEB="$WORK/sitx_${VERSION}_${ARCH}.deb"
+package "$DEB"
+deb_files() { # DEB: paths, modes, owners
+    dpkg-deb -c "$1" | awk '{ print $1, $2, $6 }'
+}
+deb_files "$WORK/sitx-default-prefix.deb" >"$WORK/contents.default"
+if grep -E ' \./usr/local' "$WORK/contents.default"; then
+    fail "a tree with the default prefix packages files under /usr/local (above)"
+fi
+grep -qE ' \./usr/bin/sitx-recv$' "$WORK/contents.default" ||
+    fail "a tree with the default prefix has no /usr/bin/sitx-recv in its package"
+if ! diff -u "$WORK/contents.default" <(deb_files "$DEB") >"$WORK/contents.diff"; then
+    fail "the default-prefix package (-) and the /usr one (+) differ: $(cat "$WORK/contents.diff")"
+fi
+mkdir -p "$WORK/xd" "$WORK/xu"
+dpkg-deb -x "$WORK/sitx-default-prefix.deb" "$WORK/xd"
+dpkg-deb -x "$DEB" "$WORK/xu"
+for f in $(dpkg-deb -c "$DEB" | awk '$1 ~ /^-/ && $6 ~ /(\.service|\.conf)$/ { print $6 }'); do
+    cmp -s "$WORK/xd/$f" "$WORK/xu/$f" || fail "$f differs between the two packages"
+done
 
 # --- control data ------------------------------------------------------------
 field() {
@@ -63,7 +100,7 @@ expect_eq "Architecture" "$(field Architecture)" "$ARCH"
 DEPENDS=$(field Depends)
 note "Depends: $DEPENDS"
 # Debian 12's names for what the binaries link, and passwd for useradd.
-for pkg in libc6 libsodium23 libuv1 libpng16-16 libjpeg62-turbo passwd; do
+for pkg in libc6 libsodium23 libuv1 libpng16-16 libjpeg62-turbo libmicrohttpd12 passwd; do
     if ! grep -Eq "(^|, )$pkg( |,|$)" <<<"$DEPENDS"; then
         fail "Depends lacks $pkg"
     fi
