@@ -488,6 +488,7 @@ void conn_accept(struct sitx_server *srv)
         if (refuse != NULL) {
             sitx_log(strcmp(refuse, "peer-gone") == 0 ? SITX_LOG_DEBUG : SITX_LOG_WARNING,
                      "connection-refused", "peer=%s reason=%s", c->peer, refuse);
+            web_note_conn_refused(srv, c->peer, refuse);
         }
     } else {
         sitx_log(SITX_LOG_ERR, "accept-failed", "error=%s", uv_strerror(rc));

@@ -44,6 +44,9 @@ struct recv_events {
     uint64_t refused[256]; /* by wire status */
     struct auth_reason auth[AUTH_REASONS_MAX];
     uint64_t auth_other;
+    struct auth_reason conn_refused[AUTH_REASONS_MAX];
+    uint64_t conn_refused_other;
+    uint64_t aborted;
     uint64_t bytes_received;
     uint64_t connections_open;
     uint64_t hist[EVENTS_HIST_BUCKETS];
@@ -98,18 +101,19 @@ void events_add_image(struct recv_events *ev, const struct events_image *img)
     pthread_mutex_unlock(&ev->lock);
 }
 
-static void count_auth(struct recv_events *ev, const char *reason)
+/* Counts reason in a table of AUTH_REASONS_MAX words; past that, in *other. */
+static void count_reason(struct auth_reason *table, uint64_t *other, const char *reason)
 {
     for (size_t i = 0; i < AUTH_REASONS_MAX; i++) {
-        if (ev->auth[i].reason[0] == '\0') {
-            snprintf(ev->auth[i].reason, sizeof(ev->auth[i].reason), "%s", reason);
+        if (table[i].reason[0] == '\0') {
+            snprintf(table[i].reason, sizeof(table[i].reason), "%s", reason);
         }
-        if (strcmp(ev->auth[i].reason, reason) == 0) {
-            ev->auth[i].count++;
+        if (strcmp(table[i].reason, reason) == 0) {
+            table[i].count++;
             return;
         }
     }
-    ev->auth_other++;
+    (*other)++;
 }
 
 void events_add_event(struct recv_events *ev, struct events_event *e)
@@ -130,7 +134,13 @@ void events_add_event(struct recv_events *ev, struct events_event *e)
         ev->refused[e->status]++;
         break;
     case EV_AUTH_FAILED:
-        count_auth(ev, e->reason);
+        count_reason(ev->auth, &ev->auth_other, e->reason);
+        break;
+    case EV_CONN_REFUSED:
+        count_reason(ev->conn_refused, &ev->conn_refused_other, e->reason);
+        break;
+    case EV_ABORTED:
+        ev->aborted++;
         break;
     }
     if (ev->ring_len < EVENTS_RING) {
@@ -226,22 +236,35 @@ static void json_image(const struct events_image *img, char *buf, size_t cap)
 
 int events_images_json(struct recv_events *ev, struct sitx_buf *out)
 {
+    struct events_image *copy = NULL;
     char item[JSON_ITEM_MAX];
     char head[64];
+    size_t n;
     int rc;
 
     out->len = 0;
+    /* Copy under the lock, render outside it: the loop's hooks never wait
+     * for a whole listing to be escaped. */
     pthread_mutex_lock(&ev->lock);
-    snprintf(head, sizeof(head), "{\"count\":%zu,\"images\":[", ev->n_images);
+    n = ev->n_images;
+    copy = n > 0 ? malloc(n * sizeof(*copy)) : NULL;
+    if (copy != NULL) {
+        memcpy(copy, ev->images, n * sizeof(*copy));
+    }
+    pthread_mutex_unlock(&ev->lock);
+    if (n > 0 && copy == NULL) {
+        return SITX_E_NOMEM;
+    }
+    snprintf(head, sizeof(head), "{\"count\":%zu,\"images\":[", n);
     rc = put(out, head);
-    for (size_t i = ev->n_images; rc == 0 && i > 0; i--) {
-        json_image(&ev->images[i - 1], item, sizeof(item));
-        rc = put(out, i == ev->n_images ? "" : ",");
+    for (size_t i = n; rc == 0 && i > 0; i--) {
+        json_image(&copy[i - 1], item, sizeof(item));
+        rc = put(out, i == n ? "" : ",");
         if (rc == 0) {
             rc = put(out, item);
         }
     }
-    pthread_mutex_unlock(&ev->lock);
+    free(copy);
     return rc == 0 ? put(out, "]}\n") : rc;
 }
 
@@ -256,6 +279,10 @@ static const char *kind_name(enum events_kind k)
         return "refused";
     case EV_AUTH_FAILED:
         return "auth-failed";
+    case EV_CONN_REFUSED:
+        return "connection-refused";
+    case EV_ABORTED:
+        return "aborted";
     }
     return "?";
 }
@@ -264,7 +291,7 @@ static void json_event(const struct events_event *e, char *buf, size_t cap)
 {
     struct sitx_json j;
     char when[32];
-    int image = e->kind != EV_AUTH_FAILED;
+    int image = e->kind != EV_AUTH_FAILED && e->kind != EV_CONN_REFUSED;
 
     events_format_time(e->time, when, sizeof(when));
     sitx_json_begin(&j, buf, cap);
@@ -272,8 +299,9 @@ static void json_event(const struct events_event *e, char *buf, size_t cap)
     sitx_json_str(&j, "kind", kind_name(e->kind));
     sitx_json_str(&j, "time", when);
     sitx_json_i64(&j, "time_unix", e->time);
-    sitx_json_str(&j, "status", image ? sitx_status_name(e->status) : NULL);
-    sitx_json_str(&j, "reason", image ? NULL : e->reason);
+    sitx_json_str(&j, "status",
+                  image && e->kind != EV_ABORTED ? sitx_status_name(e->status) : NULL);
+    sitx_json_str(&j, "reason", e->reason[0] != '\0' ? e->reason : NULL);
     sitx_json_str(&j, "name", image ? e->name : NULL);
     if (image) {
         sitx_json_u64(&j, "size", e->size);
@@ -373,6 +401,20 @@ static int metrics_locked(struct recv_events *ev, struct sitx_buf *out)
     }
     rc |= putf(out, "sitx_handshakes_failed_total{reason=\"other\"} %" PRIu64 "\n",
                ev->auth_other);
+    rc |= putf(out, "# HELP sitx_connections_refused_total Connections refused before anything "
+                    "was read, by reason.\n"
+                    "# TYPE sitx_connections_refused_total counter\n");
+    for (size_t i = 0; i < AUTH_REASONS_MAX && ev->conn_refused[i].reason[0] != '\0'; i++) {
+        rc |= putf(out, "sitx_connections_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+                   ev->conn_refused[i].reason, ev->conn_refused[i].count);
+    }
+    rc |= putf(out, "sitx_connections_refused_total{reason=\"other\"} %" PRIu64 "\n",
+               ev->conn_refused_other);
+    rc |= putf(out, "# HELP sitx_images_aborted_total Images whose sender left before their "
+                    "END.\n"
+                    "# TYPE sitx_images_aborted_total counter\n"
+                    "sitx_images_aborted_total %" PRIu64 "\n",
+               ev->aborted);
     rc |= putf(out, "# HELP sitx_validation_seconds Time spent decoding and checking each "
                     "image.\n"
                     "# TYPE sitx_validation_seconds histogram\n");

@@ -27,6 +27,8 @@ enum events_kind {
     EV_ALREADY_STORED,
     EV_REFUSED,     /* an image answered with a failure status */
     EV_AUTH_FAILED, /* a connection that did not get through the handshake or the key check */
+    EV_CONN_REFUSED, /* a connection refused before anything was read (caps, untrusted proxy) */
+    EV_ABORTED,      /* the sender went away before an image's END */
 };
 
 struct events_image {
@@ -46,7 +48,7 @@ struct events_event {
     int64_t time;
     enum events_kind kind;
     uint8_t status;                            /* wire status for images */
-    char reason[48];                           /* auth failures: the reason word */
+    char reason[48];                           /* auth failures, refusals: the reason word */
     char name[SITX_NAME_MAX + 1];              /* image name asked for or stored */
     uint64_t size;
     char peer[64];

@@ -114,6 +114,7 @@ static void log_aborted(const struct transfer *t, const char *why)
     char qname[1100];
     char qwhy[300];
 
+    web_note_aborted(t, why);
     sitx_log(SITX_LOG_NOTICE, "aborted",
              "peer=%s key=%s file=%s bytes=%" PRIu64 " received=%" PRIu64 " reason=%s", c->peer,
              c->keyfp, sitx_log_quote(t->name, qname, sizeof(qname)), t->size, t->received,

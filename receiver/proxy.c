@@ -9,6 +9,7 @@
 
 #include "cidr.h"
 #include "conn.h"
+#include "web.h"
 #include "err.h"
 #include "log.h"
 #include "server.h"
@@ -51,6 +52,7 @@ static void header_failed(struct sitx_conn *c, const char *reason, const char *d
 
     sitx_log(SITX_LOG_WARNING, "proxy-header-failed", "peer=%s reason=%s detail=%s", c->peer,
              reason, sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    web_note_auth_failed(c, "proxy-header", detail);
     /* Nothing was sent yet, not even the greeting: there is no one to tell. */
     conn_close(c, "bad-proxy-header");
 }

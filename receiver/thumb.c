@@ -67,6 +67,9 @@ int thumb_cache_new(int dirfd, const struct sitx_image_limits *lim, uint64_t max
     }
     tc->dirfd = dirfd;
     tc->lim = *lim;
+    if (tc->lim.max_memory > THUMB_MAX_MEMORY) {
+        tc->lim.max_memory = THUMB_MAX_MEMORY;
+    }
     tc->max_size = max_size;
     *out = tc;
     return 0;

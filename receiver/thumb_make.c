@@ -159,6 +159,10 @@ int thumb_make(const uint8_t *buf, size_t len, const struct sitx_image_limits *l
     if (r == NULL) {
         return SITX_E_NOMEM;
     }
+    if (info.format == SITX_IMAGE_PNG && (uint64_t)info.width * info.height * 4 > lim->max_memory) {
+        free(r);
+        return SITX_E_LIMIT; /* libpng would hold all of it as RGBA */
+    }
     if (info.format == SITX_IMAGE_JPEG) {
         r->cinfo.err = sitx_jpeg_err_init(&r->jerr, 0, lim->max_memory);
         rc = jpeg_scaled(r, buf, len, lim);

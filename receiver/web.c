@@ -269,6 +269,43 @@ void web_note_auth_failed(const struct sitx_conn *c, const char *reason, const c
     events_add_event(w->events, &e);
 }
 
+void web_note_conn_refused(const struct sitx_server *srv, const char *peer, const char *reason)
+{
+    struct events_event e;
+
+    /* A peer that reset before accept (a load balancer's health check) is
+     * no attempt at anything: not worth a line on the page. */
+    if (srv->web == NULL || strcmp(reason, "peer-gone") == 0) {
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    e.time = (int64_t)time(NULL);
+    e.kind = EV_CONN_REFUSED;
+    snprintf(e.reason, sizeof(e.reason), "%s", reason);
+    snprintf(e.peer, sizeof(e.peer), "%s", peer);
+    events_add_event(srv->web->events, &e);
+}
+
+void web_note_aborted(const struct transfer *t, const char *why)
+{
+    const struct sitx_conn *c = t->conn;
+    struct events_event e;
+
+    if (c->srv->web == NULL) {
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    e.time = (int64_t)time(NULL);
+    e.kind = EV_ABORTED;
+    snprintf(e.name, sizeof(e.name), "%s", t->name);
+    e.size = t->size;
+    snprintf(e.peer, sizeof(e.peer), "%s", c->peer);
+    sender_of(c->srv, c->sender_id, e.sender, sizeof(e.sender), e.fingerprint,
+              sizeof(e.fingerprint));
+    snprintf(e.message, sizeof(e.message), "%s", why);
+    events_add_event(c->srv->web->events, &e);
+}
+
 void web_note_connections(const struct sitx_server *srv)
 {
     if (srv->web != NULL) {

@@ -42,6 +42,10 @@ void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
                       const char *name);
 /* A connection failed authentication (greet.c). */
 void web_note_auth_failed(const struct sitx_conn *c, const char *reason, const char *detail);
+/* A connection refused before anything was read (conn.c): caps, untrusted proxy. */
+void web_note_conn_refused(const struct sitx_server *srv, const char *peer, const char *reason);
+/* An image whose sender left before its END (outcome.c). */
+void web_note_aborted(const struct transfer *t, const char *why);
 /* Connections open changed (conn.c, server.c). */
 void web_note_connections(const struct sitx_server *srv);
 /* Bytes read from a sender (input.c). */

@@ -87,8 +87,15 @@
   function refusal(e) {
     const li = el('li', 'refusal');
     li.dataset.seq = String(e.seq);
-    li.dataset.status = e.status !== null ? e.status : e.reason;
-    const what = e.kind === 'auth-failed' ? 'not authorised: ' + e.reason : e.status;
+    li.dataset.status = e.status !== null ? e.status : e.reason !== null ? e.reason : e.kind;
+    let what = e.status;
+    if (e.kind === 'auth-failed') {
+      what = 'not authorised: ' + e.reason;
+    } else if (e.kind === 'connection-refused') {
+      what = 'connection refused: ' + e.reason;
+    } else if (e.kind === 'aborted') {
+      what = 'aborted';
+    }
     li.appendChild(el('div', 'what', what));
     if (e.name !== null) {
       li.appendChild(el('div', 'name', e.name));
@@ -144,7 +151,7 @@
       for (const e of data.events) {
         if (e.kind === 'stored') {
           stored = true;
-        } else if (e.kind === 'refused' || e.kind === 'auth-failed') {
+        } else if (e.kind !== 'already-stored') {
           const list = byId('refusals');
           list.insertBefore(refusal(e), list.firstChild);
           state.refusals++;

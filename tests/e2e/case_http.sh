@@ -4,7 +4,8 @@
 # index) and the ones sitx-send delivers, with the hashes both sides agree
 # on (and b2sum); /api/v1/images/NAME gives the stored bytes with the right
 # type; refusals (a JPEG with damaged entropy data, an unknown key) show up
-# with their reason; /metrics moves; names outside the inbox are 404; only
+# with their reason, a transfer cut off mid-image as aborted; /metrics
+# moves; names outside the inbox are 404; only
 # GET and HEAD; strict headers everywhere. Then the rules for where it may
 # listen and the token: off loopback without a token it refuses to start,
 # a wrong or missing token gets 401, the right one (Bearer or Basic) 200.
@@ -172,6 +173,26 @@ want=$(($(file_size "$INBOX/photo.jpg") + $(file_size "$INBOX/chart.png")))
 [ "$(metric "$m" sitx_validation_seconds_count)" = 3 ] || fail "validation count is not 3"
 [ "$(metric "$m" 'sitx_validation_seconds_bucket{le="+Inf"}')" = 3 ] || fail "+Inf bucket"
 [ "$(metric "$m" sitx_inbox_free_bytes)" -gt 0 ] || fail "no free space reported"
+
+# A sender cut off mid-image (the fault proxy ends the stream): the events
+# say aborted, then stored once the sender tried again.
+gen_png "$src/cut.png" 256 256 305
+start_proxy "$RECV_PORT" --mode truncate --after 2000 --direction up
+alice --compress none --retries 3 "127.0.0.1:$PROXY_PORT" "$src/cut.png"
+assert_rc 0 "a cut connection, then a retry"
+stop_proxy
+wait_log "$RECV_LOG" 'stored .*file=cut\.png' 10 || fail "cut.png was not stored after the retry"
+http_get "/api/v1/events?since=$last" "$WORK/events-cut.json"
+python3 - "$WORK/events-cut.json" <<'PY' || fail "no aborted event: $(cat "$WORK/events-cut.json")"
+import json, sys
+ev = json.load(open(sys.argv[1]))['events']
+kinds = [(e['kind'], e['name']) for e in ev]
+assert kinds[0] == ('aborted', 'cut.png') and ('stored', 'cut.png') in kinds, kinds
+assert ev[0]['status'] is None and 'END' in ev[0]['message'], ev[0]
+PY
+http_get /metrics "$WORK/metrics2.txt"
+[ "$(metric "$WORK/metrics2.txt" sitx_images_aborted_total)" -ge 1 ] || fail "aborted_total did not move"
+[ "$(metric "$WORK/metrics2.txt" sitx_images_stored_total)" = 3 ] || fail "stored_total is not 3"
 
 # Nothing outside what the receiver stored: traversal, hidden files, files
 # that merely sit in the inbox, encodings of all of these.

@@ -189,6 +189,9 @@ static void test_metrics(void **state)
     add_event(ev, EV_AUTH_FAILED, 0, "bad-password");
     add_event(ev, EV_AUTH_FAILED, 0, "unknown-key");
     add_event(ev, EV_AUTH_FAILED, 0, "bad-password");
+    add_event(ev, EV_CONN_REFUSED, 0, "too-many-from-address");
+    add_event(ev, EV_ABORTED, 0, "");
+    add_event(ev, EV_ABORTED, 0, "");
     events_count_bytes(ev, 1000);
     events_count_bytes(ev, 24);
     events_set_connections(ev, 3);
@@ -205,6 +208,10 @@ static void test_metrics(void **state)
     assert_true(sample(&b, "sitx_images_refused_total{reason=\"BAD_IMAGE\"}") == 0);
     assert_true(sample(&b, "sitx_handshakes_failed_total{reason=\"bad-password\"}") == 2);
     assert_true(sample(&b, "sitx_handshakes_failed_total{reason=\"unknown-key\"}") == 1);
+    assert_true(sample(&b, "sitx_connections_refused_total{reason=\"too-many-from-address\"}") ==
+                1);
+    assert_true(sample(&b, "sitx_connections_refused_total{reason=\"other\"}") == 0);
+    assert_true(sample(&b, "sitx_images_aborted_total") == 2);
     assert_true(sample(&b, "sitx_received_bytes_total") == 1024);
     assert_true(sample(&b, "sitx_connections_open") == 3);
     assert_true(sample(&b, "sitx_validation_seconds_bucket{le=\"0.001\"}") == 0);
@@ -219,6 +226,37 @@ static void test_metrics(void **state)
     assert_int_equal(events_metrics_text(ev, -1, &b), 0);
     assert_int_equal(sitx_buf_append(&b, "", 1), 0);
     assert_null(strstr((const char *)b.data, "sitx_inbox_free_bytes"));
+    sitx_buf_clear(&b);
+}
+
+static void test_event_kinds_json(void **state)
+{
+    struct recv_events *ev = *state;
+    struct sitx_buf b;
+    cJSON *j;
+    cJSON *list;
+
+    add_event(ev, EV_CONN_REFUSED, 0, "untrusted-proxy");
+    add_event(ev, EV_ABORTED, 0, "");
+    add_event(ev, EV_REFUSED, SITX_ST_TIMEOUT, "");
+    sitx_buf_init(&b);
+    assert_int_equal(events_events_json(ev, 0, 10, &b), 0);
+    j = parse(&b);
+    list = cJSON_GetObjectItem(j, "events");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "kind")->valuestring,
+                        "connection-refused");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "reason")->valuestring,
+                        "untrusted-proxy");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "name")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "status")));
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "kind")->valuestring,
+                        "aborted");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "status")));
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "name")->valuestring,
+                        "x.png");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 2), "status")->valuestring,
+                        "TIMEOUT");
+    cJSON_Delete(j);
     sitx_buf_clear(&b);
 }
 
@@ -240,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_images_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_since, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_kinds_json, setup, teardown),
         cmocka_unit_test(test_time),
     };
 
