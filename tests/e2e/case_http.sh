@@ -4,7 +4,8 @@
 # index) and the ones sitx-send delivers, with the hashes both sides agree
 # on (and b2sum); /api/v1/images/NAME gives the stored bytes with the right
 # type; refusals (a JPEG with damaged entropy data, an unknown key) show up
-# with their reason, a transfer cut off mid-image as aborted; /metrics
+# with their reason, a transfer cut off mid-image as aborted, a stalled one
+# as TIMEOUT; /metrics
 # moves; names outside the inbox are 404; only
 # GET and HEAD; strict headers everywhere. Then the rules for where it may
 # listen and the token: off loopback without a token it refuses to start,
@@ -243,7 +244,7 @@ grep -q 'http-token-error' <<<"$out" || fail "a token file readable by others: $
 
 (umask 077 && head -c 24 /dev/urandom | base64 >"$WORK/token") || fail "cannot write the token"
 token=$(cat "$WORK/token")
-start_recv "${keyargs[@]}" --http 127.0.0.2:0 --http-token-file "$WORK/token"
+start_recv "${keyargs[@]}" --deadline 2 --http 127.0.0.2:0 --http-token-file "$WORK/token"
 HTTP_HOST=127.0.0.2
 http_port
 grep -q 'http-serving addr=127.0.0.2:.* token=required' "$RECV_LOG" || fail "token not required"
@@ -263,5 +264,24 @@ expect_code 200 "the right token"
 assert_grep 'before.png' "$WORK/t-ok" "the right token sees the inbox"
 http_get / "$WORK/t-basic" -u "operator:$token" -H 'Host: sitx.example.org'
 expect_code 200 "the right token as Basic, any Host"
+
+# A link that stalls past the deadline: TIMEOUT on the page, then the retry.
+gen_png "$src/stall.png" 256 256 306
+start_proxy "$RECV_PORT" --mode stall --after 2000 --direction up
+alice --compress none --retries 3 --timeout 4 "127.0.0.1:$PROXY_PORT" "$src/stall.png"
+assert_rc 0 "a stalled link, then a retry"
+stop_proxy
+http_get /api/v1/events "$WORK/t-events.json" -H "Authorization: Bearer $token"
+expect_code 200 "events with the token"
+python3 - "$WORK/t-events.json" <<'PY' || fail "no TIMEOUT event: $(cat "$WORK/t-events.json")"
+import json, sys
+ev = json.load(open(sys.argv[1]))['events']
+t = [e for e in ev if e['kind'] == 'refused' and e['status'] == 'TIMEOUT']
+assert t and t[0]['name'] == 'stall.png' and 'deadline' in t[0]['message'], ev
+assert any(e['kind'] == 'stored' and e['name'] == 'stall.png' for e in ev), ev
+PY
+http_get /metrics "$WORK/t-metrics.txt" -H "Authorization: Bearer $token"
+[ "$(metric "$WORK/t-metrics.txt" 'sitx_images_refused_total{reason="TIMEOUT"}')" -ge 1 ] ||
+    fail "refused TIMEOUT did not move"
 
 finish
