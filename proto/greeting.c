@@ -113,7 +113,7 @@ void sitx_hello_encode(const struct sitx_hello *h, uint8_t out[static SITX_HELLO
     memcpy(out, magic, sizeof(magic));
     out[4] = h->version;
     out[5] = h->mode;
-    out[6] = 0;
+    out[6] = h->flags;
     out[7] = 0;
 }
 
@@ -140,10 +140,16 @@ int sitx_hello_decode_err(const uint8_t in[static SITX_HELLO_LEN], struct sitx_h
         return fail(errstr, errstr_len, SITX_E_MALFORMED,
                     "HELLO: mode 0x%02x is neither 1 (key) nor 2 (password)", h->mode);
     }
-    if (in[6] != 0 || in[7] != 0) {
+    if ((in[6] & ~SITX_HELLO_FLAG_PAIR) != 0 || in[7] != 0) {
         return fail(errstr, errstr_len, SITX_E_MALFORMED,
-                    "HELLO: reserved bytes are %02x %02x, not zero", in[6], in[7]);
+                    "HELLO: flags %02x or reserved byte %02x not understood", in[6], in[7]);
     }
+    /* Pairing exchanges static keys, which only key mode has. */
+    if ((in[6] & SITX_HELLO_FLAG_PAIR) != 0 && h->mode != SITX_AUTH_KEY) {
+        return fail(errstr, errstr_len, SITX_E_MALFORMED,
+                    "HELLO: pairing asked for in mode %u, not key mode", h->mode);
+    }
+    h->flags = in[6];
     return 0;
 }
 

@@ -41,9 +41,14 @@ struct sitx_greeting {
     uint8_t salt[SITX_SALT_LEN]; /* zero when password mode is off */
 };
 
+/* HELLO byte 6: flags. PAIR asks for a pairing connection (key mode only,
+ * PROTOCOL.md section 14) instead of transfers. */
+#define SITX_HELLO_FLAG_PAIR 0x01
+
 struct sitx_hello {
     uint8_t version;
-    uint8_t mode; /* exactly one enum sitx_auth_mode */
+    uint8_t mode;  /* exactly one enum sitx_auth_mode */
+    uint8_t flags; /* 0, or SITX_HELLO_FLAG_PAIR with mode SITX_AUTH_KEY */
 };
 
 void sitx_greeting_encode(const struct sitx_greeting *g, uint8_t out[static SITX_GREETING_LEN]);
@@ -55,7 +60,8 @@ int sitx_hello_decode(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello
  * "GREETING: argon_ops 1 is outside 2..10". A greeting without password
  * mode must have zero Argon2id fields and salt; modes must be a non-empty
  * subset of 1|2. HELLO returns SITX_E_VERSION, or SITX_E_MALFORMED for bad
- * magic, reserved bytes, or a mode that is not exactly 1 or 2. */
+ * magic, a reserved byte (7) or unknown flag bit, PAIR without key mode, or
+ * a mode that is not exactly 1 or 2. */
 int sitx_greeting_decode_err(const uint8_t in[static SITX_GREETING_LEN], struct sitx_greeting *g,
                              char *errstr, size_t errstr_len);
 int sitx_hello_decode_err(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello *h,

@@ -173,6 +173,7 @@ void client_on_greeting(struct client *c)
     }
     h.version = SITX_PROTO_VERSION;
     h.mode = (uint8_t)c->cfg.mode;
+    h.flags = 0;
     sitx_hello_encode(&h, c->hello);
     if (client_queue_raw(c, c->hello, sizeof(c->hello)) != 0) {
         return;

@@ -208,7 +208,7 @@ static void test_greeting_argon_bounds(void **state)
 
 static void test_hello(void **state)
 {
-    struct sitx_hello h = {SITX_PROTO_VERSION, SITX_AUTH_PASSWORD};
+    struct sitx_hello h = {SITX_PROTO_VERSION, SITX_AUTH_PASSWORD, 0};
     struct sitx_hello d;
     uint8_t out[SITX_HELLO_LEN];
     uint8_t in[SITX_HELLO_LEN];
@@ -247,13 +247,39 @@ static void test_hello(void **state)
     expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: mode 0x00 is neither 1 (key) nor 2 (password)");
     memcpy(in, out, sizeof(in));
     in[7] = 1;
-    expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: reserved bytes are 00 01, not zero");
+    expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: flags 00 or reserved byte 01 not understood");
+    memcpy(in, out, sizeof(in));
+    in[6] = 2;
+    expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: flags 02 or reserved byte 00 not understood");
+}
+
+/* Byte 6 carries the pairing flag, in key mode only (PROTOCOL.md section 14). */
+static void test_hello_pair_flag(void **state)
+{
+    struct sitx_hello h = {SITX_PROTO_VERSION, SITX_AUTH_KEY, SITX_HELLO_FLAG_PAIR};
+    struct sitx_hello d;
+    uint8_t out[SITX_HELLO_LEN];
+    static const uint8_t want[SITX_HELLO_LEN] = {0x53, 0x49, 0x54, 0x58, 0x01, 0x01, 0x01, 0x00};
+
+    (void)state;
+    sitx_hello_encode(&h, out);
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(sitx_hello_decode_err(out, &d, why, sizeof(why)), 0);
+    assert_int_equal(d.flags, SITX_HELLO_FLAG_PAIR);
+    assert_int_equal(d.mode, SITX_AUTH_KEY);
+    out[5] = SITX_AUTH_PASSWORD;
+    expect_hello_bad(out, SITX_E_MALFORMED, "HELLO: pairing asked for in mode 2, not key mode");
+    /* A HELLO without the flag decodes with flags 0, as every sender before it sent. */
+    out[5] = SITX_AUTH_KEY;
+    out[6] = 0;
+    assert_int_equal(sitx_hello_decode(out, &d), 0);
+    assert_int_equal(d.flags, 0);
 }
 
 static void test_prologue(void **state)
 {
     struct sitx_greeting g = password_greeting();
-    struct sitx_hello h = {SITX_PROTO_VERSION, SITX_AUTH_PASSWORD};
+    struct sitx_hello h = {SITX_PROTO_VERSION, SITX_AUTH_PASSWORD, 0};
     uint8_t gb[SITX_GREETING_LEN];
     uint8_t hb[SITX_HELLO_LEN];
     uint8_t p[SITX_PROLOGUE_LEN + 1];
@@ -278,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_greeting_bad),
         cmocka_unit_test(test_greeting_argon_bounds),
         cmocka_unit_test(test_hello),
+        cmocka_unit_test(test_hello_pair_flag),
         cmocka_unit_test(test_prologue),
     };
 
