@@ -37,4 +37,21 @@ const struct sitx_peer *sitx_peers_find(const struct sitx_peers *p,
                                         const uint8_t pk[static SITX_KEY_BYTES]);
 void sitx_peers_free(struct sitx_peers *p); /* NULL-safe */
 
+/* peers_add.c */
+/* A name a peer proposed, made safe for a peers line and a log: valid UTF-8
+ * is kept, blanks, controls and '#' become '-', invalid bytes are dropped,
+ * at most SITX_PEER_NAME_MAX bytes (cut on a character boundary); an empty
+ * result becomes "sender". out must hold SITX_PEER_NAME_MAX + 1 bytes. */
+void sitx_peer_name_sanitize(const char *in, char out[static SITX_PEER_NAME_MAX + 1]);
+
+/* Adds "<key> <name>\n" to the peers file path, atomically: the current
+ * text (which must parse) and the new line go to a temporary file beside it,
+ * with the old file's mode (0600 for a new file), fsync'ed and renamed over
+ * it, then the directory is fsync'ed. A key already listed is not added
+ * again. name must already be sanitised (or ""). Returns 1 when the line was
+ * added, 0 when the key was there already, or a negative error with its
+ * text in err. */
+int sitx_peers_append(const char *path, const uint8_t pk[static SITX_KEY_BYTES], const char *name,
+                      char *err, size_t err_len);
+
 #endif
