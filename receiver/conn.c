@@ -13,6 +13,7 @@
 #include "cipher.h"
 #include "err.h"
 #include "log.h"
+#include "pairing.h"
 #include "record.h"
 #include "server.h"
 #include "transfer.h"
@@ -192,6 +193,9 @@ void conn_close(struct sitx_conn *c, const char *reason)
         return;
     }
     c->state = CONN_CLOSING;
+    if (c->pairing) {
+        pairing_conn_closing(c);
+    }
     sitx_log(c->authed ? SITX_LOG_INFO : SITX_LOG_DEBUG, "connection-closed",
              "peer=%s key=%s reason=%s images=%u", c->peer, c->keyfp,
              sitx_log_quote(reason, qreason, sizeof(qreason)), c->n_stored);
@@ -277,7 +281,8 @@ static void on_timer(uv_timer_t *timer)
 
 void conn_start_idle(struct sitx_conn *c)
 {
-    if (c->close_later == NULL) {
+    /* A pairing connection waits for people; the window's deadline bounds it. */
+    if (c->close_later == NULL && !c->pairing) {
         uv_timer_start(&c->timer, on_timer, c->srv->cfg->idle_timeout_ms, 0);
     }
 }

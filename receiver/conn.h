@@ -51,6 +51,7 @@ struct sitx_conn {
     char keyfp[SITX_FINGERPRINT_LEN + 1]; /* fingerprint, "password", or "-" */
     uint8_t sender_id[32];                /* static key; zero in password mode */
     int authed;                           /* handshake done and the sender accepted */
+    int pairing;                          /* a pairing connection (HELLO flag PAIR), pair.c */
 
     struct sitx_proxyhdr *proxy; /* CONN_PROXY only */
     uint8_t hello[SITX_HELLO_LEN];

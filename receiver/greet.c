@@ -12,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "pairing.h"
 #include "server.h"
 #include "transport.h"
 #include "web.h"
@@ -42,9 +43,17 @@ static int complete(struct sitx_conn *c)
     struct sitx_server *srv = c->srv;
     const struct sitx_peer *peer = NULL;
     uint8_t pk[SITX_DH_LEN];
+    uint8_t h[SITX_HASHLEN];
     char qname[200];
     int rc;
 
+    if (c->pairing) {
+        rc = sitx_hs_handshake_hash(c->hs, h);
+        if (rc != 0) {
+            greet_fail(c, "internal", sitx_strerror(rc));
+            return -1;
+        }
+    }
     rc = sitx_hs_split(c->hs, &c->tx, &c->rx);
     if (rc != 0) {
         greet_fail(c, "internal", sitx_strerror(rc));
@@ -67,6 +76,12 @@ static int complete(struct sitx_conn *c)
     c->hs = NULL;
     c->state = CONN_OPEN;
     sitx_reader_set_limit(c->reader, SITX_FRAME_MAX, 0);
+    if (c->pairing) {
+        /* Not an authorised sender (yet): only pairing messages from here on. */
+        rc = pairing_on_handshake(c, pk, h);
+        sodium_memzero(h, sizeof(h));
+        return rc < 0 ? -1 : 1;
+    }
     if (c->mode == SITX_AUTH_KEY && peer == NULL) {
         sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=unknown-key key=%s", c->peer,
                  c->keyfp);
@@ -148,6 +163,9 @@ int greet_on_hello(struct sitx_conn *c)
         return -1;
     }
     c->mode = h.mode;
+    if ((h.flags & SITX_HELLO_FLAG_PAIR) != 0 && pairing_admit(c) != 0) {
+        return -1;
+    }
     sitx_prologue_build(srv->greeting, c->hello, prologue);
     memset(&cfg, 0, sizeof(cfg));
     cfg.pattern = c->mode == SITX_AUTH_KEY ? SITX_HS_XX : SITX_HS_NNPSK0;

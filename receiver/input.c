@@ -8,6 +8,7 @@
 #include "cipher.h"
 #include "conn.h"
 #include "err.h"
+#include "pairing.h"
 #include "record.h"
 #include "transfer.h"
 #include "transport.h"
@@ -37,6 +38,9 @@ static int on_record_frame(struct sitx_conn *c, uint8_t *frame, size_t len)
     if (rc != 0) {
         conn_violation(c, "record did not decrypt (%s)", sitx_strerror(rc));
         return -1;
+    }
+    if (c->pairing) {
+        return pairing_on_message(c, frame, rec_len);
     }
     rc = sitx_record_decode(frame, rec_len, &rec, err, sizeof(err));
     if (rc != 0) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -14,7 +15,11 @@
 #include "err.h"
 #include "keyfile.h"
 #include "log.h"
+#include "keys.h"
 #include "opts.h"
+#include "pairing.h"
+#include "pairctl.h"
+#include "sas.h"
 #include "server.h"
 #include "web.h"
 
@@ -51,6 +56,11 @@ enum opt_id {
     OPT_GEN_KEY,
     OPT_HTTP,
     OPT_HTTP_TOKEN_FILE,
+    OPT_CONTROL,
+    OPT_PAIR_WINDOW,
+    OPT_PAIR_CODE,
+    OPT_PRINT_PUBLIC,
+    OPT_LIST_SENDERS,
     OPT_END,
 };
 
@@ -77,6 +87,11 @@ static const struct option long_options[] = {
     {"gen-key", required_argument, NULL, OPT_GEN_KEY},
     {"http", required_argument, NULL, OPT_HTTP},
     {"http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"pair-window", required_argument, NULL, OPT_PAIR_WINDOW},
+    {"pair-code", required_argument, NULL, OPT_PAIR_CODE},
+    {"print-public", required_argument, NULL, OPT_PRINT_PUBLIC},
+    {"list-senders", no_argument, NULL, OPT_LIST_SENDERS},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"version", no_argument, NULL, 'V'},
@@ -88,6 +103,10 @@ struct cli {
     struct recv_config cfg;
     struct recv_web_config web;
     const char *gen_key;
+    const char *print_public;
+    const char *pair_code;
+    uint64_t pair_window_ms;
+    int list_senders;
     enum sitx_log_format log_format;
     int verbose;
     int quiet;
@@ -102,7 +121,9 @@ static void usage(FILE *out)
             "Usage:\n"
             "  sitx-recv --listen ADDR:PORT --inbox DIR (--password-file FILE | --key FILE "
             "--authorized FILE) [options]\n"
-            "  sitx-recv --gen-key FILE\n"
+            "  sitx-recv --gen-key FILE | --print-public FILE\n"
+            "  sitx-recv --list-senders --authorized FILE\n"
+            "  sitx-recv --pair-window DURATION --control PATH [--pair-code CODE|-]\n"
             "  sitx-recv --version | --help\n"
             "\n"
             "Receives PNG and JPEG images from authorised sitx-send senders into DIR.\n"
@@ -145,14 +166,27 @@ static void usage(FILE *out)
             "  --log-format text|json          log line format on stderr (default text)\n"
             "  -v, --verbose                   log debug events too\n"
             "  -q, --quiet                     log warnings and errors only\n"
+            "  --control PATH                  key mode: a control socket (0600) through which\n"
+            "                                  --pair-window opens pairing windows\n"
             "  --gen-key FILE                  write a new private key (0600), print its public\n"
             "                                  key and fingerprint, and exit\n"
+            "  --print-public FILE             print the public key and fingerprint of a\n"
+            "                                  private key file, and exit\n"
+            "  --list-senders                  list the --authorized file: fingerprint, name\n"
+            "\n"
+            "Pairing, against a receiver running with --control PATH:\n"
+            "  --pair-window DURATION          open a pairing window (e.g. 2m), show the code\n"
+            "                                  of the sender that pairs, and confirm it\n"
+            "  --pair-code CODE|-              the code the sender showed, instead of the\n"
+            "                                  y/N prompt; - reads it from standard input\n"
             "  -V, --version                   print the version and exit\n"
             "  -h, --help                      print this help and exit\n"
             "\n"
             "Durations take s, ms or m suffixes (\"10\", \"500ms\"); sizes k, M, G (powers of "
             "1024).\n"
-            "Exit status: 0 stopped cleanly, 1 could not start, 2 usage error.\n"
+            "Exit status: 0 stopped cleanly, 1 could not start, 2 usage error; with\n"
+            "--pair-window: 0 paired, 1 the receiver could not be reached, 3 not paired\n"
+            "(declined, codes differ, window timed out or already open).\n"
             "\n"
             "Example:\n"
             "  sitx-recv --gen-key /etc/sitx/recv.key\n"
@@ -343,6 +377,24 @@ static void take_option(struct cli *cli, int id, const char *arg)
     case OPT_HTTP_TOKEN_FILE:
         cli->web.token_file = arg;
         break;
+    case OPT_CONTROL:
+        cfg->control_path = arg;
+        break;
+    case OPT_PAIR_WINDOW:
+        cli->pair_window_ms = parse_seconds("--pair-window", arg);
+        if (cli->pair_window_ms > PAIR_WINDOW_MAX_MS) {
+            usage_error("--pair-window: at most 60m, not `%s'", arg);
+        }
+        break;
+    case OPT_PAIR_CODE:
+        cli->pair_code = arg;
+        break;
+    case OPT_PRINT_PUBLIC:
+        cli->print_public = arg;
+        break;
+    case OPT_LIST_SENDERS:
+        cli->list_senders = 1;
+        break;
     case 'v':
         cli->verbose = 1;
         break;
@@ -390,11 +442,38 @@ static void check_args(const struct cli *cli)
 {
     const struct recv_config *cfg = &cli->cfg;
 
-    if (cli->gen_key != NULL) {
+    if (cli->gen_key != NULL || cli->print_public != NULL) {
         if (cli->n_opts != 1) {
-            usage_error("%s", "--gen-key takes no other option");
+            usage_error("%s", "--gen-key and --print-public take no other option");
         }
         return;
+    }
+    if (cli->list_senders) {
+        if (cfg->authorized_file == NULL || cli->n_opts != 2) {
+            usage_error("%s", "--list-senders takes --authorized FILE and nothing else");
+        }
+        return;
+    }
+    if (cli->pair_window_ms > 0) {
+        if (cfg->control_path == NULL || cli->n_opts != 2 + (cli->pair_code != NULL)) {
+            usage_error("%s", "--pair-window takes --control PATH (the running receiver's) and "
+                              "optionally --pair-code, nothing else");
+        }
+        if (cli->pair_code != NULL && strcmp(cli->pair_code, "-") != 0 &&
+            sitx_sas_match(cli->pair_code, "000000") < 0) {
+            usage_error("--pair-code: not six digits nor -: `%s'", cli->pair_code);
+        }
+        if (cli->pair_code == NULL && !isatty(STDIN_FILENO)) {
+            usage_error("%s", "--pair-window needs a terminal for its y/N question, or "
+                              "--pair-code CODE|-");
+        }
+        return;
+    }
+    if (cli->pair_code != NULL) {
+        usage_error("%s", "--pair-code goes with --pair-window");
+    }
+    if (cfg->control_path != NULL && cfg->key_file == NULL) {
+        usage_error("%s", "--control is for pairing, which needs key mode (--key, --authorized)");
     }
     if (cli->verbose && cli->quiet) {
         usage_error("%s", "--verbose and --quiet do not go together");
@@ -519,6 +598,15 @@ int main(int argc, char **argv)
     }
     if (cli.gen_key != NULL) {
         return gen_key(cli.gen_key);
+    }
+    if (cli.print_public != NULL) {
+        return keys_print_public("sitx-recv", cli.print_public);
+    }
+    if (cli.list_senders) {
+        return keys_list_senders(cli.cfg.authorized_file);
+    }
+    if (cli.pair_window_ms > 0) {
+        return pairctl_run(cli.cfg.control_path, cli.pair_window_ms, cli.pair_code);
     }
     if (!sitx_aesgcm_available()) {
         fprintf(stderr, "sitx-recv: this CPU has no AES-256-GCM support in libsodium "

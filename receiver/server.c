@@ -21,6 +21,7 @@
 #include "hook.h"
 #include "index.h"
 #include "log.h"
+#include "pairing.h"
 #include "passphrase.h"
 #include "safefile.h"
 #include "sdnotify.h"
@@ -203,6 +204,7 @@ static void maybe_finish(struct sitx_server *s)
     }
     s->finished = 1;
     uv_timer_stop(&s->grace);
+    pairing_stop(s->pairing);
     close_server_handle(s, (uv_handle_t *)&s->listener);
     close_server_handle(s, (uv_handle_t *)&s->sig_int);
     close_server_handle(s, (uv_handle_t *)&s->sig_term);
@@ -242,6 +244,7 @@ static void begin_stop(struct sitx_server *s, const char *why)
     }
     s->stopping = 1;
     (void)sitx_sd_notify("STOPPING=1");
+    pairing_stop(s->pairing); /* no pairing while stopping */
     sitx_log(SITX_LOG_NOTICE, "stopping", "signal=%s connections=%zu", why, s->n_conns);
     if (s->listening) {
         close_server_handle(s, (uv_handle_t *)&s->listener);
@@ -410,6 +413,12 @@ int server_start(struct sitx_server *s)
         sitx_log(SITX_LOG_INFO, "listening", "addr=%s mode=%s inbox=%s", addr, mode_name(s->modes),
                  sitx_log_quote(s->inbox_path, qinbox, sizeof(qinbox)));
     }
+    if (s->cfg->control_path != NULL) {
+        rc = pairing_new(s, s->cfg->control_path, &s->pairing);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
     (void)sitx_sd_notify("READY=1");
     return 0;
 fail:
@@ -473,6 +482,8 @@ void server_clear(struct sitx_server *s)
     s->index = NULL;
     authz_free(s->authz);
     s->authz = NULL;
+    pairing_free(s->pairing);
+    s->pairing = NULL;
     sitx_keypair_clear(&s->key);
     sitx_secret_free(s->psk, SITX_PSK_BYTES);
     s->psk = NULL;

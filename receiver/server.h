@@ -20,6 +20,7 @@ struct authz;
 struct dedup_index;
 struct hook_runner;
 struct sitx_conn;
+struct pairing;
 struct recv_web;
 
 /* How long transfers in flight may run on after SIGTERM before they are cut. */
@@ -34,6 +35,7 @@ struct recv_config {
     const char *password_file; /* NULL: SITX_PASSWORD, when set */
     const char *key_file;
     const char *authorized_file;
+    const char *control_path; /* pairing control socket, or NULL: no pairing */
     const char *on_receive; /* command line, split on whitespace; NULL for none */
     uint64_t deadline_ms;
     uint64_t max_size;
@@ -77,6 +79,7 @@ struct sitx_server {
     uint8_t *psk;            /* password mode: guarded, SITX_PSK_BYTES */
 
     struct authz *authz;
+    struct pairing *pairing; /* NULL without --control */
     struct dedup_index *index;
     struct hook_runner *hooks;
     struct recv_web *web; /* --http: the web side, or NULL */
