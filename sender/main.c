@@ -11,15 +11,18 @@
 #include <sodium.h>
 
 #include "cipher.h"
+#include "defaults.h"
 #include "err.h"
 #include "image.h"
 #include "keyfile.h"
 #include "known.h"
 #include "log.h"
 #include "opts.h"
+#include "pairing.h"
 #include "passphrase.h"
 #include "policy.h"
 #include "report.h"
+#include "sas.h"
 #include "send.h"
 
 #ifndef SITX_VERSION
@@ -46,6 +49,10 @@ enum opt_id {
     OPT_QUIET,
     OPT_VERBOSE,
     OPT_GEN_KEY,
+    OPT_PRINT_PUBLIC,
+    OPT_PAIR,
+    OPT_NAME,
+    OPT_PAIR_CODE,
     OPT_HELP,
     OPT_VERSION,
     OPT_END_,
@@ -65,6 +72,10 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"gen-key", required_argument, NULL, OPT_GEN_KEY},
+    {"print-public", required_argument, NULL, OPT_PRINT_PUBLIC},
+    {"pair", required_argument, NULL, OPT_PAIR},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"pair-code", required_argument, NULL, OPT_PAIR_CODE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -76,6 +87,10 @@ struct args {
     const char *receiver_key;
     const char *known_receivers;
     const char *gen_key;
+    const char *print_public;
+    const char *pair;
+    const char *name;
+    const char *pair_code;
     const char *compress;
     int tofu;
     int strip;
@@ -91,7 +106,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: " PROG " (--password-file FILE | --key FILE --receiver-key KEY|FILE)\n"
             "                 [OPTIONS] HOST[:PORT] IMAGE...\n"
-            "       " PROG " --gen-key FILE\n"
+            "       " PROG " --pair HOST[:PORT] [--name NAME] [--pair-code CODE|-]\n"
+            "       " PROG " --gen-key FILE | --print-public FILE\n"
             "       " PROG " --version\n"
             "\n"
             "Sends PNG and JPEG images to a sitx-recv receiver, encrypted with AES-256-GCM\n"
@@ -104,6 +120,16 @@ static void usage(FILE *f)
             "  --receiver-key KEY|FILE  the receiver's public key (base64), or a file with it\n"
             "  --known-receivers FILE   pinned receiver keys, lines \"host:port <public key>\"\n"
             "  --tofu                   record an unknown receiver's key in --known-receivers\n"
+            "  Without --password-file or --key, a receiver pinned in the default known\n"
+            "  receivers file is reached in key mode with the default key (see FILES in\n"
+            "  sitx-send(1): $XDG_CONFIG_HOME/sitx/, else ~/.config/sitx/).\n"
+            "\n"
+            "Pairing (the receiver's operator opens a window with sitx-recv --pair-window):\n"
+            "  --pair HOST[:PORT]       pair with that receiver: both sides show a code; when\n"
+            "                           both people confirm it, each records the other's key\n"
+            "  --name NAME              the name to be listed under (default: the host name)\n"
+            "  --pair-code CODE|-       the code the receiver showed, instead of the y/N\n"
+            "                           prompt; - reads it from standard input\n"
             "\n"
             "Options:\n"
             "  --compress MODE          none (bytes as they are), lossless (default: same\n"
@@ -118,6 +144,7 @@ static void usage(FILE *f)
             "  --verbose                log connection and transfer events on stderr\n"
             "  --gen-key FILE           write a new private key (mode 0600), print the\n"
             "                           public key and its fingerprint\n"
+            "  --print-public FILE      print the public key and fingerprint of a key file\n"
             "  --help                   show this help\n"
             "  --version                show the version\n"
             "\n"
@@ -138,6 +165,8 @@ static void usage(FILE *f)
             "  5  network failure after the retries (cannot connect, connection lost, no\n"
             "     answer)\n"
             "  6  internal error\n"
+            "  7  --pair: not paired (refused, no window open, declined, codes differ,\n"
+            "     window closed)\n"
             "  When several apply: 4, then 5, 3, 1.\n",
             DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS / 1000, SITX_DEFAULT_PORT, SITX_DEFAULT_PORT,
             SITX_DEFAULT_PORT);
@@ -227,6 +256,18 @@ static void parse_args(int argc, char **argv, struct args *a)
         case OPT_GEN_KEY:
             a->gen_key = optarg;
             break;
+        case OPT_PRINT_PUBLIC:
+            a->print_public = optarg;
+            break;
+        case OPT_PAIR:
+            a->pair = optarg;
+            break;
+        case OPT_NAME:
+            a->name = optarg;
+            break;
+        case OPT_PAIR_CODE:
+            a->pair_code = optarg;
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(SEND_EXIT_OK);
@@ -283,6 +324,26 @@ static int gen_key(const char *path)
 
 static void check_combinations(const struct args *a, int npos)
 {
+    if (a->print_public != NULL) {
+        if (npos > 0 || a->gen_key || a->pair || a->key_file || a->password_file) {
+            die_usage("--print-public FILE takes no other arguments");
+        }
+        return;
+    }
+    if (a->pair != NULL) {
+        if (npos > 0 || a->gen_key || a->password_file || a->receiver_key || a->tofu ||
+            a->compress || a->strip || a->json) {
+            die_usage("--pair HOST takes only --key, --known-receivers, --name, --pair-code, "
+                      "--timeout and --verbose");
+        }
+        if (a->pair_code == NULL && !isatty(STDIN_FILENO)) {
+            die_usage("--pair needs a terminal for its y/N question, or --pair-code CODE|-");
+        }
+        return;
+    }
+    if (a->name != NULL || a->pair_code != NULL) {
+        die_usage("--name and --pair-code go with --pair HOST");
+    }
     if (a->gen_key != NULL) {
         if (npos > 0 || a->password_file || a->key_file || a->receiver_key || a->known_receivers ||
             a->tofu || a->compress || a->strip || a->json) {
@@ -311,6 +372,8 @@ static void check_combinations(const struct args *a, int npos)
 static void load_key_mode(const struct args *a, struct send_config *cfg, struct sitx_keypair *kp,
                           uint8_t pin[static SITX_KEY_BYTES])
 {
+    static char default_known[4096];
+    const char *known = a->known_receivers;
     char err[160];
     int rc;
 
@@ -321,6 +384,10 @@ static void load_key_mode(const struct args *a, struct send_config *cfg, struct 
         exit(SEND_EXIT_USAGE);
     }
     cfg->kp = kp;
+    if (a->receiver_key == NULL && a->known_receivers == NULL &&
+        defaults_path(DEFAULTS_KNOWN, default_known, sizeof(default_known)) == 0) {
+        known = default_known; /* the pins pairing made */
+    }
     if (a->receiver_key != NULL) {
         rc = sitx_pubkey_from_arg(a->receiver_key, pin);
         if (rc != 0) {
@@ -333,11 +400,11 @@ static void load_key_mode(const struct args *a, struct send_config *cfg, struct 
         cfg->receiver_pk = pin;
         return;
     }
-    if (a->known_receivers != NULL) {
+    if (known != NULL) {
         err[0] = '\0';
-        rc = known_find(a->known_receivers, cfg->label, pin, err, sizeof(err));
+        rc = known_find(known, cfg->label, pin, err, sizeof(err));
         if (rc < 0) {
-            fprintf(stderr, PROG ": %s: %s\n", a->known_receivers, err);
+            fprintf(stderr, PROG ": %s: %s\n", known, err);
             exit(SEND_EXIT_USAGE);
         }
         if (rc == 1) {
@@ -349,14 +416,91 @@ static void load_key_mode(const struct args *a, struct send_config *cfg, struct 
             return;
         }
         fprintf(stderr,
-                PROG ": %s has no key for %s; pass --receiver-key, or add --tofu to "
-                     "trust and record the key it presents\n",
-                a->known_receivers, cfg->label);
+                PROG ": %s has no key for %s; pair with it (--pair), pass --receiver-key, "
+                     "or add --tofu to trust and record the key it presents\n",
+                known, cfg->label);
         exit(SEND_EXIT_USAGE);
     }
     fprintf(stderr, PROG ": key mode needs the receiver's key: pass --receiver-key KEY|FILE, "
                          "or --known-receivers FILE (with --tofu to trust a new receiver)\n");
     exit(SEND_EXIT_USAGE);
+}
+
+/* No --key and no password given: a receiver that pairing pinned in the
+ * default known-receivers file is reached with the default key. */
+static int use_default_key(struct args *a, const char *label)
+{
+    static char key_path[4096];
+    static char known_path[4096];
+    uint8_t pk[SITX_KEY_BYTES];
+    char err[160] = "";
+
+    if (a->password_file != NULL || getenv("SITX_PASSWORD") != NULL ||
+        defaults_path(DEFAULTS_KEY, key_path, sizeof(key_path)) != 0 ||
+        defaults_path(DEFAULTS_KNOWN, known_path, sizeof(known_path)) != 0 ||
+        known_find(known_path, label, pk, err, sizeof(err)) != 1) {
+        return 0;
+    }
+    a->key_file = key_path;
+    a->known_receivers = known_path;
+    return 1;
+}
+
+static int run_pair(const struct args *a)
+{
+    static char key_path[4096];
+    static char known_path[4096];
+    struct sitx_keypair kp = {NULL, {0}};
+    struct pair_config pc;
+    char host[SITX_HOST_MAX];
+    char label[SEND_LABEL_MAX];
+    char hostname[256];
+    char fp[SITX_FINGERPRINT_LEN + 1];
+    int created = 0;
+    int rc;
+
+    memset(&pc, 0, sizeof(pc));
+    if (sitx_parse_hostport(a->pair, SITX_DEFAULT_PORT, host, &pc.port) != 0) {
+        die_usage("--pair: not a receiver address (HOST, HOST:PORT or [IPv6]:PORT): `%s'", a->pair);
+    }
+    if (a->pair_code != NULL && strcmp(a->pair_code, "-") != 0 &&
+        sitx_sas_match(a->pair_code, "000000") < 0) {
+        die_usage("--pair-code: not six digits nor -: `%s'", a->pair_code);
+    }
+    if ((a->key_file == NULL && defaults_path(DEFAULTS_KEY, key_path, sizeof(key_path)) != 0) ||
+        (a->known_receivers == NULL &&
+         defaults_path(DEFAULTS_KNOWN, known_path, sizeof(known_path)) != 0)) {
+        die_usage("no HOME nor XDG_CONFIG_HOME for the default key: give --key and "
+                  "--known-receivers");
+    }
+    rc = defaults_load_key(a->key_file != NULL ? a->key_file : key_path, a->key_file == NULL, &kp,
+                           &created);
+    if (rc != 0) {
+        fprintf(stderr, PROG ": %s: %s%s\n", a->key_file != NULL ? a->key_file : key_path,
+                sitx_strerror(rc), rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
+        return SEND_EXIT_LOCAL;
+    }
+    if (created) {
+        sitx_fingerprint(kp.pk, fp);
+        fprintf(stderr, PROG ": created a new key in %s (mode 0600, fingerprint %s)\n", key_path,
+                fp);
+    }
+    known_label(host, pc.port, label, sizeof(label));
+    if (a->name == NULL && gethostname(hostname, sizeof(hostname)) != 0) {
+        snprintf(hostname, sizeof(hostname), "sender");
+    }
+    hostname[sizeof(hostname) - 1] = '\0';
+    sitx_peer_name_sanitize(a->name != NULL ? a->name : hostname, pc.name);
+    pc.host = host;
+    pc.label = label;
+    pc.kp = &kp;
+    pc.known_path = a->known_receivers != NULL ? a->known_receivers : known_path;
+    pc.code = a->pair_code;
+    pc.timeout_ms = a->timeout_ms;
+    signal(SIGPIPE, SIG_IGN);
+    rc = pair_run(&pc);
+    sitx_keypair_clear(&kp);
+    return rc;
 }
 
 static void load_password(const struct args *a, const struct send_config *cfg,
@@ -403,6 +547,12 @@ int main(int argc, char **argv)
     if (a.gen_key != NULL) {
         return gen_key(a.gen_key);
     }
+    if (a.print_public != NULL) {
+        return defaults_print_public(a.print_public);
+    }
+    if (a.pair != NULL) {
+        return run_pair(&a);
+    }
 
     memset(&cfg, 0, sizeof(cfg));
     if (sitx_parse_hostport(argv[optind], SITX_DEFAULT_PORT, cfg.host, &cfg.port) != 0) {
@@ -423,7 +573,7 @@ int main(int argc, char **argv)
     cfg.files = argv + optind + 1;
     cfg.nfiles = (size_t)(npos - 1);
 
-    if (a.key_file != NULL) {
+    if (a.key_file != NULL || use_default_key(&a, cfg.label)) {
         cfg.mode = SITX_AUTH_KEY;
         load_key_mode(&a, &cfg, &kp, pin);
     } else {

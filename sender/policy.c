@@ -48,6 +48,7 @@ static int exit_rank(enum send_exit e)
     case SEND_EXIT_USAGE:
         return 5;
     case SEND_EXIT_INTERNAL:
+    case SEND_EXIT_PAIR: /* only --pair returns it; no image run combines it */
         return 6;
     }
     return 6;

@@ -18,6 +18,7 @@ enum send_exit {
     SEND_EXIT_AUTH = 4,     /* wrong password, not authorised, receiver key mismatch */
     SEND_EXIT_NETWORK = 5,  /* cannot connect, connection lost, no answer, after retries */
     SEND_EXIT_INTERNAL = 6, /* a bug or no memory */
+    SEND_EXIT_PAIR = 7,     /* --pair: refused, declined, codes differ, window closed */
 };
 
 /* What became of one image; each maps to an exit code. */
