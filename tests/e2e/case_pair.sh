@@ -27,8 +27,8 @@ assert_grep 'created a new key' "$WORK/ps.err" "first use creates the key"
 [ "$(lines "$KNOWN")" -eq 0 ] || fail "the sender pinned before anyone confirmed"
 [ "$(lines "$AUTHZ")" -eq "$authz_before" ] || fail "the receiver wrote before anyone confirmed"
 
-echo "$sender_code" >&7
-echo "$recv_code" >&8
+tell_op "$sender_code"
+tell_sender "$recv_code"
 wait_done "$PS_PID" "pairing sender"
 [ "$DONE_RC" -eq 0 ] || fail "sitx-send --pair exited $DONE_RC, want 0"
 wait_done "$OP_PID" "pairing operator"
@@ -49,7 +49,8 @@ assert_grep 'paired key=' "$RECV_LOG" "the receiver logs the pairing"
 # --list-senders shows the new sender with its fingerprint.
 fp=$("$SITX_SEND" --print-public "$SENDER_KEY" | sed -n 's/^fingerprint: //p')
 "$SITX_RECV" --list-senders --authorized "$AUTHZ" >"$WORK/list.out" || fail "--list-senders failed"
-grep -qE "^$fp +my-laptop +$sender_pub\$" "$WORK/list.out" || fail "--list-senders: $(cat "$WORK/list.out")"
+awk -v fp="$fp" -v pub="$sender_pub" '$1 == fp && $2 == "my-laptop" && $3 == pub { ok = 1 }
+    END { exit !ok }' "$WORK/list.out" || fail "--list-senders: $(cat "$WORK/list.out")"
 
 # No key option: the default key and the pin do it.
 send "127.0.0.1:$RECV_PORT" "$src/paired.jpg"

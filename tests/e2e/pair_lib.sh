@@ -23,6 +23,18 @@ start_pair_recv() {
     start_recv --inbox "$INBOX" --key "$WORK/recv.key" --authorized "$AUTHZ" --control "$CTL" "$@"
 }
 
+# A side that already gave up has closed its FIFO: writing to it must not
+# kill the case.
+trap '' PIPE
+
+# tell_op LINE / tell_sender LINE: what the person types on that side.
+tell_op() {
+    echo "$1" >&7 2>/dev/null || note "the operator's client had already finished"
+}
+tell_sender() {
+    echo "$1" >&8 2>/dev/null || note "the pairing sender had already finished"
+}
+
 # lines FILE: its number of lines (0 for a missing file).
 lines() {
     if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi
