@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "safefile.h"
 #include "sas.h"
 
 #define PROG "sitx-recv"
@@ -118,8 +117,21 @@ static int send_line(struct ctl_client *cc, const char *line)
 {
     char buf[SITX_CTL_LINE_MAX];
     int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    size_t done = 0;
 
-    return sitx_write_all(cc->fd, buf, (size_t)n, NULL);
+    /* send() with MSG_NOSIGNAL: a daemon that hung up gives EPIPE, not SIGPIPE. */
+    while (done < (size_t)n) {
+        ssize_t w = send(cc->fd, buf + done, (size_t)n - done, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
 }
 
 /* "code <digits> <fp> <name>": the parts, or -1. */
@@ -190,11 +202,9 @@ int pairctl_run(const char *control, uint64_t window_ms, const char *given)
         return 1;
     }
     snprintf(line, sizeof(line), "open %llu", (unsigned long long)window_ms);
-    if (send_line(&cc, line) != 0) {
-        fprintf(stderr, PROG ": cannot write to %s\n", control);
-        close(cc.fd);
-        return 1;
-    }
+    /* A daemon that refuses us ("busy") may hang up before reading this:
+     * its answer is still there to read. */
+    (void)send_line(&cc, line);
     for (;;) {
         rc = next_line(&cc, 0, deadline, line, sizeof(line));
         if (rc <= 0) {

@@ -211,6 +211,23 @@ static int send_msg(struct pconn *pc, const struct sitx_pair_msg *m, uint64_t de
     return rc;
 }
 
+/* A pin that names another key is not replaced by pairing: that needs a person. */
+static int pinned_elsewhere(const struct pair_config *cfg, const uint8_t rpk[static SITX_KEY_BYTES])
+{
+    uint8_t pinned[SITX_KEY_BYTES];
+    char fp[SITX_FINGERPRINT_LEN + 1];
+    char err[160] = "";
+
+    if (known_find(cfg->known_path, cfg->label, pinned, err, sizeof(err)) != 1 ||
+        sodium_memcmp(pinned, rpk, SITX_KEY_BYTES) == 0) {
+        return 0;
+    }
+    sitx_fingerprint(rpk, fp);
+    say_err("%s presents key %s, but %s pins another key for it; remove that line to pair again",
+            cfg->label, fp, cfg->known_path);
+    return 1;
+}
+
 /* Greeting, HELLO with the PAIR flag, XX. On success h holds the handshake
  * hash and rpk the receiver's static key. Returns an exit code. */
 static int handshake(const struct pair_config *cfg, struct pconn *pc,
@@ -288,6 +305,9 @@ static int handshake(const struct pair_config *cfg, struct pconn *pc,
     }
     if (rc == 0) {
         rc = sitx_hs_remote_static(pc->hs, rpk);
+    }
+    if (rc == 0 && pinned_elsewhere(cfg, rpk)) {
+        return SEND_EXIT_AUTH; /* before message 3: it never learns who we are */
     }
     if (rc == 0) {
         rc = sitx_hs_write_message(pc->hs, NULL, 0, msg + SITX_FRAME_HDR,
@@ -455,10 +475,8 @@ int pair_run(const struct pair_config *cfg)
     struct sitx_pair_msg req;
     uint8_t h[SITX_HASHLEN];
     uint8_t rpk[SITX_KEY_BYTES];
-    uint8_t pinned[SITX_KEY_BYTES];
     char code[SITX_SAS_DIGITS + 1];
     char rfp[SITX_FINGERPRINT_LEN + 1];
-    char err[160] = "";
     int rc;
 
     memset(&pc, 0, sizeof(pc));
@@ -471,15 +489,6 @@ int pair_run(const struct pair_config *cfg)
         goto out;
     }
     sitx_fingerprint(rpk, rfp);
-    /* A pin that names another key is not replaced by pairing: that needs a person. */
-    if (known_find(cfg->known_path, cfg->label, pinned, err, sizeof(err)) == 1 &&
-        sodium_memcmp(pinned, rpk, SITX_KEY_BYTES) != 0) {
-        say_err("%s presents key %s, but %s pins another key for it; remove that line to pair "
-                "again",
-                cfg->label, rfp, cfg->known_path);
-        rc = SEND_EXIT_AUTH;
-        goto out;
-    }
     memset(&req, 0, sizeof(req));
     req.type = SITX_PAIR_REQUEST;
     snprintf(req.text, sizeof(req.text), "%s", cfg->name);
