@@ -99,6 +99,7 @@ struct args {
     int verbose;
     uint64_t retries;
     uint64_t timeout_ms;
+    int nopts; /* options given */
 };
 
 static void usage(FILE *f)
@@ -211,6 +212,7 @@ static void parse_args(int argc, char **argv, struct args *a)
         if (seen[ch - OPT_PASSWORD_FILE]++) {
             die_usage("option `%s' given twice", argv[optind - 1]);
         }
+        a->nopts++;
         switch (ch) {
         case OPT_PASSWORD_FILE:
             a->password_file = optarg;
@@ -325,7 +327,7 @@ static int gen_key(const char *path)
 static void check_combinations(const struct args *a, int npos)
 {
     if (a->print_public != NULL) {
-        if (npos > 0 || a->gen_key || a->pair || a->key_file || a->password_file) {
+        if (npos > 0 || a->nopts != 1) {
             die_usage("--print-public FILE takes no other arguments");
         }
         return;
