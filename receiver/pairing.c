@@ -82,7 +82,13 @@ void pairing_shut(struct pairing *p, const char *status, const char *why)
 
 static void on_window(uv_timer_t *t)
 {
-    pairing_shut(t->data, "timeout", "the pairing window closed before a pairing completed");
+    struct pairing *p = t->data;
+
+    /* Both said yes and the key is being written: that pairing completes,
+     * or the two sides would disagree about it. */
+    if (p->phase != PAIR_WRITING) {
+        pairing_shut(p, "timeout", "the pairing window closed before a pairing completed");
+    }
 }
 
 void pairing_open(struct pairing *p, uint64_t ms)
