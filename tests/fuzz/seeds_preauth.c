@@ -73,7 +73,7 @@ static void make_hs(struct sitx_hs **hs, enum sitx_hs_role role, int mode, const
 static size_t sender(const uint8_t greeting[static SITX_GREETING_LEN], int mode, int full,
                      const struct keys *k, uint8_t *out)
 {
-    struct sitx_hello h = {SITX_PROTO_VERSION, (uint8_t)mode};
+    struct sitx_hello h = {SITX_PROTO_VERSION, (uint8_t)mode, 0};
     uint8_t prologue[SITX_PROLOGUE_LEN];
     uint8_t msg[512];
     uint8_t payload[64];
