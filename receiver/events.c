@@ -313,8 +313,7 @@ static void json_event(const struct events_event *e, char *buf, size_t cap)
     (void)sitx_json_end(&j);
 }
 
-int events_events_json(struct recv_events *ev, uint64_t since, unsigned limit,
-                       struct sitx_buf *out)
+int events_events_json(struct recv_events *ev, uint64_t since, unsigned limit, struct sitx_buf *out)
 {
     char item[JSON_ITEM_MAX];
     char head[64];
@@ -342,109 +341,121 @@ int events_events_json(struct recv_events *ev, uint64_t since, unsigned limit,
     return rc == 0 ? put(out, "]}\n") : rc;
 }
 
-/* printf into out; 0 or SITX_E_NOMEM. */
-static int putf(struct sitx_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A metrics text being written; the first failure sticks. */
+struct text_out {
+    struct sitx_buf *buf;
+    int rc;
+};
 
-static int putf(struct sitx_buf *out, const char *fmt, ...)
+/* printf into t, unless an earlier piece failed. */
+static void putf(struct text_out *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void putf(struct text_out *t, const char *fmt, ...)
 {
     char line[256];
     va_list ap;
     int n;
 
+    if (t->rc != 0) {
+        return;
+    }
     va_start(ap, fmt);
     n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(line)) {
-        return SITX_E_INTERNAL;
+        t->rc = SITX_E_INTERNAL;
+        return;
     }
-    return sitx_buf_append(out, line, (size_t)n);
+    t->rc = sitx_buf_append(t->buf, line, (size_t)n);
 }
 
 /* The counters as Prometheus metrics. Label values are our own words
  * (status names, handshake reasons), never anything a peer chose. */
-static int metrics_locked(struct recv_events *ev, struct sitx_buf *out)
+static void metrics_locked(struct recv_events *ev, struct text_out *out)
 {
-    int rc = 0;
-
-    rc |= putf(out, "# HELP sitx_images_stored_total Images stored in the inbox.\n"
-                    "# TYPE sitx_images_stored_total counter\n"
-                    "sitx_images_stored_total %" PRIu64 "\n",
-               ev->stored);
-    rc |= putf(out, "# HELP sitx_images_already_stored_total Offers answered ALREADY_STORED.\n"
-                    "# TYPE sitx_images_already_stored_total counter\n"
-                    "sitx_images_already_stored_total %" PRIu64 "\n",
-               ev->already);
-    rc |= putf(out, "# HELP sitx_images_refused_total Images refused, by result status.\n"
-                    "# TYPE sitx_images_refused_total counter\n");
+    putf(out,
+         "# HELP sitx_images_stored_total Images stored in the inbox.\n"
+         "# TYPE sitx_images_stored_total counter\n"
+         "sitx_images_stored_total %" PRIu64 "\n",
+         ev->stored);
+    putf(out,
+         "# HELP sitx_images_already_stored_total Offers answered ALREADY_STORED.\n"
+         "# TYPE sitx_images_already_stored_total counter\n"
+         "sitx_images_already_stored_total %" PRIu64 "\n",
+         ev->already);
+    putf(out, "# HELP sitx_images_refused_total Images refused, by result status.\n"
+              "# TYPE sitx_images_refused_total counter\n");
     for (unsigned st = SITX_ST_TIMEOUT; st <= SITX_ST_SHUTTING_DOWN; st++) {
-        rc |= putf(out, "sitx_images_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-                   sitx_status_name((uint8_t)st), ev->refused[st]);
+        putf(out, "sitx_images_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+             sitx_status_name((uint8_t)st), ev->refused[st]);
     }
-    rc |= putf(out, "# HELP sitx_stored_bytes_total Bytes of images stored.\n"
-                    "# TYPE sitx_stored_bytes_total counter\n"
-                    "sitx_stored_bytes_total %" PRIu64 "\n",
-               ev->stored_bytes);
-    rc |= putf(out, "# HELP sitx_received_bytes_total Bytes read from sender connections.\n"
-                    "# TYPE sitx_received_bytes_total counter\n"
-                    "sitx_received_bytes_total %" PRIu64 "\n",
-               ev->bytes_received);
-    rc |= putf(out, "# HELP sitx_connections_open Sender connections open now.\n"
-                    "# TYPE sitx_connections_open gauge\n"
-                    "sitx_connections_open %" PRIu64 "\n",
-               ev->connections_open);
-    rc |= putf(out, "# HELP sitx_handshakes_failed_total Connections refused before or at "
-                    "authentication, by reason.\n"
-                    "# TYPE sitx_handshakes_failed_total counter\n");
+    putf(out,
+         "# HELP sitx_stored_bytes_total Bytes of images stored.\n"
+         "# TYPE sitx_stored_bytes_total counter\n"
+         "sitx_stored_bytes_total %" PRIu64 "\n",
+         ev->stored_bytes);
+    putf(out,
+         "# HELP sitx_received_bytes_total Bytes read from sender connections.\n"
+         "# TYPE sitx_received_bytes_total counter\n"
+         "sitx_received_bytes_total %" PRIu64 "\n",
+         ev->bytes_received);
+    putf(out,
+         "# HELP sitx_connections_open Sender connections open now.\n"
+         "# TYPE sitx_connections_open gauge\n"
+         "sitx_connections_open %" PRIu64 "\n",
+         ev->connections_open);
+    putf(out, "# HELP sitx_handshakes_failed_total Connections refused before or at "
+              "authentication, by reason.\n"
+              "# TYPE sitx_handshakes_failed_total counter\n");
     for (size_t i = 0; i < AUTH_REASONS_MAX && ev->auth[i].reason[0] != '\0'; i++) {
-        rc |= putf(out, "sitx_handshakes_failed_total{reason=\"%s\"} %" PRIu64 "\n",
-                   ev->auth[i].reason, ev->auth[i].count);
+        putf(out, "sitx_handshakes_failed_total{reason=\"%s\"} %" PRIu64 "\n", ev->auth[i].reason,
+             ev->auth[i].count);
     }
-    rc |= putf(out, "sitx_handshakes_failed_total{reason=\"other\"} %" PRIu64 "\n",
-               ev->auth_other);
-    rc |= putf(out, "# HELP sitx_connections_refused_total Connections refused before anything "
-                    "was read, by reason.\n"
-                    "# TYPE sitx_connections_refused_total counter\n");
+    putf(out, "sitx_handshakes_failed_total{reason=\"other\"} %" PRIu64 "\n", ev->auth_other);
+    putf(out, "# HELP sitx_connections_refused_total Connections refused before anything "
+              "was read, by reason.\n"
+              "# TYPE sitx_connections_refused_total counter\n");
     for (size_t i = 0; i < AUTH_REASONS_MAX && ev->conn_refused[i].reason[0] != '\0'; i++) {
-        rc |= putf(out, "sitx_connections_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-                   ev->conn_refused[i].reason, ev->conn_refused[i].count);
+        putf(out, "sitx_connections_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+             ev->conn_refused[i].reason, ev->conn_refused[i].count);
     }
-    rc |= putf(out, "sitx_connections_refused_total{reason=\"other\"} %" PRIu64 "\n",
-               ev->conn_refused_other);
-    rc |= putf(out, "# HELP sitx_images_aborted_total Images whose sender left before their "
-                    "END.\n"
-                    "# TYPE sitx_images_aborted_total counter\n"
-                    "sitx_images_aborted_total %" PRIu64 "\n",
-               ev->aborted);
-    rc |= putf(out, "# HELP sitx_validation_seconds Time spent decoding and checking each "
-                    "image.\n"
-                    "# TYPE sitx_validation_seconds histogram\n");
+    putf(out, "sitx_connections_refused_total{reason=\"other\"} %" PRIu64 "\n",
+         ev->conn_refused_other);
+    putf(out,
+         "# HELP sitx_images_aborted_total Images whose sender left before their "
+         "END.\n"
+         "# TYPE sitx_images_aborted_total counter\n"
+         "sitx_images_aborted_total %" PRIu64 "\n",
+         ev->aborted);
+    putf(out, "# HELP sitx_validation_seconds Time spent decoding and checking each "
+              "image.\n"
+              "# TYPE sitx_validation_seconds histogram\n");
     for (size_t i = 0; i < EVENTS_HIST_BUCKETS; i++) {
-        rc |= putf(out, "sitx_validation_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", hist_le[i],
-                   ev->hist[i]);
+        putf(out, "sitx_validation_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", hist_le[i],
+             ev->hist[i]);
     }
-    rc |= putf(out,
-               "sitx_validation_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-               "sitx_validation_seconds_sum %.6f\n"
-               "sitx_validation_seconds_count %" PRIu64 "\n",
-               ev->hist_count, ev->hist_sum, ev->hist_count);
-    return rc != 0 ? SITX_E_NOMEM : 0;
+    putf(out,
+         "sitx_validation_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+         "sitx_validation_seconds_sum %.6f\n"
+         "sitx_validation_seconds_count %" PRIu64 "\n",
+         ev->hist_count, ev->hist_sum, ev->hist_count);
 }
 
 int events_metrics_text(struct recv_events *ev, int64_t free_bytes, struct sitx_buf *out)
 {
-    int rc;
+    struct text_out t = {out, 0};
 
     out->len = 0;
     pthread_mutex_lock(&ev->lock);
-    rc = metrics_locked(ev, out);
+    metrics_locked(ev, &t);
     pthread_mutex_unlock(&ev->lock);
-    if (rc == 0 && free_bytes >= 0) {
-        rc = putf(out,
-                  "# HELP sitx_inbox_free_bytes Space left for unprivileged users on the "
-                  "inbox's filesystem.\n"
-                  "# TYPE sitx_inbox_free_bytes gauge\n"
-                  "sitx_inbox_free_bytes %" PRId64 "\n",
-                  free_bytes);
+    if (free_bytes >= 0) {
+        putf(&t,
+             "# HELP sitx_inbox_free_bytes Space left for unprivileged users on the "
+             "inbox's filesystem.\n"
+             "# TYPE sitx_inbox_free_bytes gauge\n"
+             "sitx_inbox_free_bytes %" PRId64 "\n",
+             free_bytes);
     }
-    return rc;
+    return t.rc;
 }

@@ -25,8 +25,8 @@
 enum events_kind {
     EV_STORED,
     EV_ALREADY_STORED,
-    EV_REFUSED,     /* an image answered with a failure status */
-    EV_AUTH_FAILED, /* a connection that did not get through the handshake or the key check */
+    EV_REFUSED,      /* an image answered with a failure status */
+    EV_AUTH_FAILED,  /* a connection that did not get through the handshake or the key check */
     EV_CONN_REFUSED, /* a connection refused before anything was read (caps, untrusted proxy) */
     EV_ABORTED,      /* the sender went away before an image's END */
 };
@@ -36,10 +36,10 @@ struct events_image {
     uint64_t size;
     uint32_t width; /* 0 when unknown */
     uint32_t height;
-    char format[8];                            /* "PNG", "JPEG" */
-    char sender[SITX_PEER_NAME_MAX + 1];       /* name in the authorised-senders file, or "" */
+    char format[8];                             /* "PNG", "JPEG" */
+    char sender[SITX_PEER_NAME_MAX + 1];        /* name in the authorised-senders file, or "" */
     char fingerprint[SITX_FINGERPRINT_LEN + 1]; /* or "password" */
-    int64_t time;                              /* arrival, Unix seconds */
+    int64_t time;                               /* arrival, Unix seconds */
     uint8_t hash[SITX_CONTENT_HASH_BYTES];
 };
 
@@ -47,9 +47,9 @@ struct events_event {
     uint64_t seq;
     int64_t time;
     enum events_kind kind;
-    uint8_t status;                            /* wire status for images */
-    char reason[48];                           /* auth failures, refusals: the reason word */
-    char name[SITX_NAME_MAX + 1];              /* image name asked for or stored */
+    uint8_t status;               /* wire status for images */
+    char reason[48];              /* auth failures, refusals: the reason word */
+    char name[SITX_NAME_MAX + 1]; /* image name asked for or stored */
     uint64_t size;
     char peer[64];
     char sender[SITX_PEER_NAME_MAX + 1];

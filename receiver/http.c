@@ -25,9 +25,9 @@
 #include "thumb.h"
 #include "web_assets.h"
 
-#define HTTP_CONN_LIMIT 32
+#define HTTP_CONN_LIMIT   32
 #define HTTP_PER_IP_LIMIT 16
-#define HTTP_TIMEOUT_S 30
+#define HTTP_TIMEOUT_S    30
 /* The longest Authorization header looked at. */
 #define AUTH_MAX 1024
 
@@ -96,9 +96,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
-    resp = MHD_create_response_from_buffer(len, (void *)body,
-                                           is_static ? MHD_RESPMEM_PERSISTENT
-                                                     : MHD_RESPMEM_MUST_COPY);
+    resp = MHD_create_response_from_buffer(
+        len, (void *)body, is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         return MHD_NO;
     }
@@ -121,8 +120,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned code, co
     return reply(conn, code, "text/plain; charset=utf-8", "no-store", text, strlen(text), 1);
 }
 
-static enum MHD_Result reply_buf(struct MHD_Connection *conn, const char *type,
-                                 const char *cache, struct sitx_buf *b, int rc)
+static enum MHD_Result reply_buf(struct MHD_Connection *conn, const char *type, const char *cache,
+                                 struct sitx_buf *b, int rc)
 {
     if (rc != 0) {
         return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
@@ -150,8 +149,8 @@ static int token_ok(const struct recv_web *w, struct MHD_Connection *conn)
         tok = (const uint8_t *)auth + 7;
         tok_len = strlen(auth + 7);
     } else if (strncasecmp(auth, "Basic ", 6) == 0 &&
-               sodium_base642bin(raw, sizeof(raw), auth + 6, strlen(auth + 6), NULL, &raw_len,
-                                 NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
+               sodium_base642bin(raw, sizeof(raw), auth + 6, strlen(auth + 6), NULL, &raw_len, NULL,
+                                 sodium_base64_VARIANT_ORIGINAL) == 0) {
         const uint8_t *colon = memchr(raw, ':', raw_len);
 
         if (colon != NULL) {
@@ -294,9 +293,8 @@ static enum MHD_Result serve(struct recv_web *w, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct recv_web *w = cls;
     struct http_req *req = *con_cls;
@@ -366,8 +364,7 @@ int http_start(struct recv_web *w, const char *host, uint16_t port)
     struct MHD_Daemon *d;
     sigset_t all;
     sigset_t old;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     int v6 = 0;
     int rc;
 
@@ -382,14 +379,13 @@ int http_start(struct recv_web *w, const char *host, uint16_t port)
     /* Signals belong to the loop thread: the daemon's threads inherit a full mask. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    d = MHD_start_daemon(flags, port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                         (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+    d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+        no_unescape, NULL, MHD_OPTION_END);
     rc = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (d == NULL) {

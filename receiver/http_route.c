@@ -149,8 +149,7 @@ static void take_name(const char *rest, enum http_route_kind kind, struct http_r
     r->kind = kind;
 }
 
-void http_route_parse(const char *method, const char *path, const char *query,
-                      struct http_route *r)
+void http_route_parse(const char *method, const char *path, const char *query, struct http_route *r)
 {
     memset(r, 0, sizeof(*r));
     r->kind = HR_NOT_FOUND;

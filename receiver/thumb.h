@@ -16,7 +16,7 @@
 #define THUMB_PX 192
 /* Cache bounds: entries and bytes. */
 #define THUMB_CACHE_ENTRIES 512
-#define THUMB_CACHE_BYTES (16u << 20)
+#define THUMB_CACHE_BYTES   (16u << 20)
 /* Memory one thumbnail's decode may take (a PNG's RGBA pixels, a
  * progressive JPEG's coefficients); a bigger image gets no thumbnail. */
 #define THUMB_MAX_MEMORY (128u << 20)

@@ -125,14 +125,13 @@ static int load_token(struct recv_web *w, const char *path)
     if (rc == 0 && tok.len < TOKEN_MIN) {
         rc = SITX_E_INVALID;
         sitx_log(SITX_LOG_ERR, "http-token-error", "path=%s error=%s",
-                 sitx_log_quote(path, qpath, sizeof(qpath)),
-                 "token shorter than 16 characters");
+                 sitx_log_quote(path, qpath, sizeof(qpath)), "token shorter than 16 characters");
     } else if (rc != 0) {
         sitx_log(SITX_LOG_ERR, "http-token-error", "path=%s error=%s",
                  sitx_log_quote(path, qpath, sizeof(qpath)), sitx_strerror(rc));
     } else {
-        crypto_generichash(w->token_hash, sizeof(w->token_hash), (const uint8_t *)tok.text,
-                           tok.len, NULL, 0);
+        crypto_generichash(w->token_hash, sizeof(w->token_hash), (const uint8_t *)tok.text, tok.len,
+                           NULL, 0);
         w->has_token = 1;
     }
     sitx_passphrase_clear(&tok);
@@ -175,9 +174,9 @@ int web_start(struct sitx_server *srv, const struct recv_web_config *wc)
     memset(&l, 0, sizeof(l));
     l.srv = srv;
     l.w = w;
-    l.skip = index_count(srv->index) > EVENTS_IMAGES_MAX ? index_count(srv->index) -
-                                                               EVENTS_IMAGES_MAX
-                                                         : 0;
+    l.skip = index_count(srv->index) > EVENTS_IMAGES_MAX
+                 ? index_count(srv->index) - EVENTS_IMAGES_MAX
+                 : 0;
     index_foreach(srv->index, list_one, &l);
     events_set_connections(w->events, srv->n_conns);
     rc = http_start(w, wc->host, wc->port);
@@ -201,8 +200,7 @@ void web_stop(struct sitx_server *srv)
     srv->web = NULL;
 }
 
-void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
-                      const char *name)
+void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg, const char *name)
 {
     const struct sitx_conn *c = t->conn;
     struct recv_web *w = c->srv->web;
@@ -217,8 +215,7 @@ void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
     e.kind = status == SITX_ST_OK               ? EV_STORED
              : status == SITX_ST_ALREADY_STORED ? EV_ALREADY_STORED
                                                 : EV_REFUSED;
-    snprintf(e.name, sizeof(e.name), "%s",
-             name != NULL && name[0] != '\0' ? name : t->name);
+    snprintf(e.name, sizeof(e.name), "%s", name != NULL && name[0] != '\0' ? name : t->name);
     e.size = t->size;
     snprintf(e.peer, sizeof(e.peer), "%s", c->peer);
     sender_of(c->srv, c->sender_id, e.sender, sizeof(e.sender), e.fingerprint,

@@ -19,7 +19,7 @@ struct thumb_cache;
 struct recv_web_config {
     int enabled;
     char host[SITX_HOST_MAX];
-    uint16_t port; /* 0: any free port */
+    uint16_t port;          /* 0: any free port */
     const char *token_file; /* NULL: no token (loopback only) */
 };
 
@@ -38,8 +38,7 @@ void web_stop(struct sitx_server *srv);
 
 /* Loop-thread hooks; each does nothing when --http is off. */
 /* The one outcome of an image (outcome.c, with the log line). */
-void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
-                      const char *name);
+void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg, const char *name);
 /* A connection failed authentication (greet.c). */
 void web_note_auth_failed(const struct sitx_conn *c, const char *reason, const char *detail);
 /* A connection refused before anything was read (conn.c): caps, untrusted proxy. */

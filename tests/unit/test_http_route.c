@@ -192,9 +192,9 @@ static void test_host(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed_paths),  cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_image_names),  cmocka_unit_test(test_traversal),
-        cmocka_unit_test(test_long_names),   cmocka_unit_test(test_events_query),
+        cmocka_unit_test(test_fixed_paths),    cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_image_names),    cmocka_unit_test(test_traversal),
+        cmocka_unit_test(test_long_names),     cmocka_unit_test(test_events_query),
         cmocka_unit_test(test_percent_decode), cmocka_unit_test(test_host),
     };
 
