@@ -284,4 +284,18 @@ http_get /metrics "$WORK/t-metrics.txt" -H "Authorization: Bearer $token"
 [ "$(metric "$WORK/t-metrics.txt" 'sitx_images_refused_total{reason="TIMEOUT"}')" -ge 1 ] ||
     fail "refused TIMEOUT did not move"
 
+# The IPv6 loopback is loopback too: no token needed, the page served there.
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+    stop_recv
+    start_recv "${keyargs[@]}" --http '[::1]:0'
+    grep -q 'http-serving addr=\[::1\]:.* token=none' "$RECV_LOG" || fail "no [::1] in http-serving"
+    HTTP_HOST='[::1]'
+    http_port
+    http_get /api/v1/images "$WORK/v6.json"
+    expect_code 200 "/api/v1/images over IPv6"
+    assert_grep '"stall.png"' "$WORK/v6.json" "the IPv6 listing"
+else
+    note "no IPv6 on the loopback interface: the [::1] check is left out"
+fi
+
 finish
