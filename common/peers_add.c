@@ -216,7 +216,8 @@ int sitx_peers_append(const char *path, const uint8_t pk[static SITX_KEY_BYTES],
     set_err(err, err_len, "%s", "");
     rc = read_text(path, &text, &len, &mode);
     if (rc != 0) {
-        set_err(err, err_len, "%s", rc == SITX_E_INVALID ? "not a regular file" : sitx_strerror(rc));
+        set_err(err, err_len, "%s",
+                rc == SITX_E_INVALID ? "not a regular file" : sitx_strerror(rc));
         goto out;
     }
     /* A file that does not parse is not ours to extend: the operator fixes it first. */

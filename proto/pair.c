@@ -113,8 +113,7 @@ int sitx_pair_decode(const uint8_t *in, size_t len, struct sitx_pair_msg *m, cha
         pos = 2;
         break;
     default:
-        return fail(err, err_len, SITX_E_UNKNOWN_TYPE, "pairing message of type 0x%02x",
-                    m->type);
+        return fail(err, err_len, SITX_E_UNKNOWN_TYPE, "pairing message of type 0x%02x", m->type);
     }
     if (len - pos < 2) {
         return fail(err, err_len, SITX_E_TRUNCATED, "message ends inside a length");
@@ -135,8 +134,7 @@ int sitx_pair_decode(const uint8_t *in, size_t len, struct sitx_pair_msg *m, cha
         return fail(err, err_len, SITX_E_MALFORMED, "REQUEST has an empty name");
     }
     if (!sitx_utf8_valid(in + pos, n)) {
-        return fail(err, err_len, SITX_E_BAD_UTF8,
-                    "text is not UTF-8 without control characters");
+        return fail(err, err_len, SITX_E_BAD_UTF8, "text is not UTF-8 without control characters");
     }
     memcpy(m->text, in + pos, n);
     m->text[n] = '\0';

@@ -200,7 +200,6 @@ int pairing_new(struct sitx_server *s, const char *path, struct pairing **out)
     uv_timer_init(s->loop, &p->window);
     p->listener.data = p;
     p->window.data = p;
-    p->handles = 2;
     old = umask(0177); /* the socket file is born 0600 */
     rc = uv_pipe_bind(&p->listener, path);
     umask(old);

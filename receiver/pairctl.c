@@ -209,8 +209,8 @@ int pairctl_run(const char *control, uint64_t window_ms, const char *given)
         rc = next_line(&cc, 0, deadline, line, sizeof(line));
         if (rc <= 0) {
             fprintf(stderr, PROG ": %s\n",
-                    rc == 0 ? "no answer from the receiver" : "the receiver closed the control "
-                                                              "connection");
+                    rc == 0 ? "no answer from the receiver"
+                            : "the receiver closed the control connection");
             close(cc.fd);
             return rc == 0 ? PAIRCTL_EXIT_NOT_PAIRED : 1;
         }

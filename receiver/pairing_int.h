@@ -13,11 +13,11 @@
 #include "sas.h"
 
 enum pair_phase {
-    PAIR_SHUT,     /* no window */
-    PAIR_OPEN,     /* window open, no sender yet (or the last one left early) */
-    PAIR_HS,       /* a pairing connection is in its handshake */
-    PAIR_ASKING,   /* codes shown, answers awaited */
-    PAIR_WRITING,  /* both said yes: the append job runs */
+    PAIR_SHUT,    /* no window */
+    PAIR_OPEN,    /* window open, no sender yet (or the last one left early) */
+    PAIR_HS,      /* a pairing connection is in its handshake */
+    PAIR_ASKING,  /* codes shown, answers awaited */
+    PAIR_WRITING, /* both said yes: the append job runs */
 };
 
 struct pairing {
@@ -25,11 +25,9 @@ struct pairing {
     char path[PATH_MAX]; /* of the control socket */
     uv_pipe_t listener;
     uv_pipe_t *client; /* the operator's client, or NULL */
-    int client_open;
     char inbuf[SITX_CTL_LINE_MAX + 2];
     size_t inlen;
     uv_timer_t window; /* the window's deadline */
-    int handles; /* listener and window timer, until closed */
     int stopped;
 
     enum pair_phase phase;
@@ -39,7 +37,7 @@ struct pairing {
     char fp[SITX_FINGERPRINT_LEN + 1];
     char code[SITX_SAS_DIGITS + 1];
     char name[SITX_PEER_NAME_MAX + 1];
-    int have_request; /* REQUEST read */
+    int have_request;  /* REQUEST read */
     int sender_answer; /* -1 not yet, 0 no, 1 yes */
     int operator_answer;
 };

@@ -435,8 +435,8 @@ static int conclude(const struct pair_config *cfg, struct pconn *pc, const char 
     out.value = (uint8_t)yes;
     rc = send_msg(pc, &out, now_ms() + cfg->timeout_ms);
     if (!yes) {
-        say_err("not paired: %s", cfg->code != NULL ? "the code given differs from this side's"
-                                                    : "declined");
+        say_err("not paired: %s",
+                cfg->code != NULL ? "the code given differs from this side's" : "declined");
         return SEND_EXIT_PAIR;
     }
     if (rc == 0) {

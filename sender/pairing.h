@@ -16,12 +16,12 @@
 struct pair_config {
     const char *host;
     uint16_t port;
-    const char *label;      /* "host:port", the pin's label */
+    const char *label; /* "host:port", the pin's label */
     const struct sitx_keypair *kp;
-    const char *known_path; /* where the receiver's key is pinned */
+    const char *known_path;            /* where the receiver's key is pinned */
     char name[SITX_PEER_NAME_MAX + 1]; /* proposed, sanitised */
-    const char *code;       /* NULL: y/N prompt; "-": read from stdin; else the code */
-    uint64_t timeout_ms;    /* connect and handshake */
+    const char *code;                  /* NULL: y/N prompt; "-": read from stdin; else the code */
+    uint64_t timeout_ms;               /* connect and handshake */
 };
 
 /* Runs the pairing; prints its progress and the code. Returns the exit

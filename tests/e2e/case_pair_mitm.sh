@@ -41,4 +41,26 @@ wait_done "$OP_PID" "operator"
 [ "$(cat "$AUTHZ")" = "$authz_before" ] || fail "the relay's key was authorised"
 [ ! -e "$KNOWN" ] || fail "the sender pinned the relay's key"
 assert_grep 'pair-declined' "$RECV_LOG" "receiver logs the refusal"
+exec 7>&- 8>&-
+
+# A pairing connection is not an authorised one: an OFFER on it ends the
+# pairing, and nothing is stored.
+"$RELAY" "$RECV_PORT" --offer >"$WORK/relay2.out" 2>"$WORK/relay2.err" </dev/null &
+E2E_PIDS+=($!)
+E2E_LOGS+=("$WORK/relay2.out" "$WORK/relay2.err")
+wait_log "$WORK/relay2.out" '^listening port=' 10 || fail "the relay did not start"
+relay_port=$(sed -n 's/^listening port=//p' "$WORK/relay2.out")
+start_operator op2 60s
+start_pairing_sender ps2 "$relay_port" --name smuggler
+wait_log "$WORK/relay2.out" '^offer sent' 10 || fail "the relay sent no OFFER"
+wait_done "$OP_PID" "operator"
+[ "$DONE_RC" -eq 3 ] || fail "an OFFER on a pairing connection: the operator exited $DONE_RC, want 3"
+assert_grep 'result failed' "$WORK/op2.err" "the operator is told the pairing failed"
+assert_grep 'pair-failed .*type 0x01' "$RECV_LOG" "the receiver logs the OFFER it refused"
+wait_done "$PS_PID" "sender"
+[ "$DONE_RC" -eq 7 ] || fail "the sender behind the smuggling relay exited $DONE_RC, want 7"
+assert_no_grep 'offer|accept|stored' "$RECV_LOG" "a transfer began on a pairing connection"
+assert_inbox_count "$INBOX" 0
+[ "$(cat "$AUTHZ")" = "$authz_before" ] || fail "the authorised senders changed"
+[ ! -e "$KNOWN" ] || fail "the sender pinned a key"
 finish

@@ -2,7 +2,8 @@
 # The pairing window: it ends at its deadline (the operator's client exits
 # 3, a pairing attempt afterwards is refused), a sender still waiting when
 # it ends is told so, a second sender during a pairing is refused (one at a
-# time), and a second operator while one is attached is told "busy".
+# time), a second operator while one is attached is told "busy", and a
+# receiver that stops closes its window and removes its socket.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pair_lib.sh"
 
@@ -50,6 +51,17 @@ wait_done "$PS_PID" "sender"
 [ "$DONE_RC" -eq 7 ] || fail "the declining sender exited $DONE_RC, want 7"
 wait_done "$OP_PID" "operator"
 [ "$DONE_RC" -eq 3 ] || fail "the operator of a declined pairing exited $DONE_RC, want 3"
+
+exec 7>&- 8>&-
+
+# 4. The receiver stops while a window is open: the operator is told, the
+# receiver exits 0 and removes its socket.
+start_operator op4 60s
+stop_recv TERM
+wait_done "$OP_PID" "operator"
+[ "$DONE_RC" -eq 3 ] || fail "the operator of a stopping receiver exited $DONE_RC, want 3"
+assert_grep 'stopping' "$WORK/op4.err" "the operator is told why"
+[ ! -e "$CTL" ] || fail "the control socket was left behind"
 
 [ "$(cat "$AUTHZ")" = "$authz_before" ] || fail "the authorised senders changed"
 [ ! -e "$KNOWN" ] || fail "a pin was written"

@@ -6,7 +6,11 @@
  * handshake hashes differ and so do the codes shown: the people comparing
  * them are what stops it.
  *
- *   sitx-pair-relay PORT    relay to 127.0.0.1:PORT
+ *   sitx-pair-relay PORT [--offer]   relay to 127.0.0.1:PORT
+ *
+ * With --offer it also tries to use the pairing connection for a transfer:
+ * right after the handshakes it sends the receiver an OFFER record, which a
+ * receiver must refuse on a connection that is not authorised.
  *
  * "listening port=N" on stdout says it is ready; it prints the code each
  * leg would show ("codes sender-leg=... receiver-leg=...") and exits 0 when
@@ -26,6 +30,8 @@
 #include "bytes.h"
 #include "greeting.h"
 #include "handshake.h"
+#include "msg.h"
+#include "record.h"
 #include "reader.h"
 #include "sas.h"
 #include "transport.h"
@@ -154,6 +160,28 @@ static void new_hs(struct leg *l, enum sitx_hs_role role, const uint8_t *prologu
     sodium_memzero(sk, sizeof(sk));
 }
 
+/* An OFFER record, as a sender would start a transfer with. */
+static void send_offer(struct leg *l)
+{
+    struct sitx_offer o;
+    uint8_t rec[128];
+    uint8_t out[SITX_FRAME_HDR + 256];
+    size_t len = 0;
+    size_t olen = 0;
+
+    memset(&o, 0, sizeof(o));
+    randombytes_buf(o.id, sizeof(o.id));
+    o.format = 1;
+    o.size = 69;
+    snprintf(o.name, sizeof(o.name), "smuggled.png");
+    if (sitx_offer_encode(&o, rec, sizeof(rec), &len) != 0 ||
+        sitx_transport_seal(l->tx, rec, len, out, sizeof(out), &olen) != 0) {
+        errno = 0;
+        die("OFFER");
+    }
+    write_exact(l->fd, out, olen);
+}
+
 /* One frame from one leg, opened and sealed again for the other. 0 at the end. */
 static int forward(struct leg *from, struct leg *to)
 {
@@ -188,8 +216,9 @@ int main(int argc, char **argv)
     char code_r[SITX_SAS_DIGITS + 1];
     int lfd;
 
-    if (argc != 2 || sodium_init() < 0) {
-        fprintf(stderr, "usage: " PROG " PORT\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--offer") != 0) ||
+        sodium_init() < 0) {
+        fprintf(stderr, "usage: " PROG " PORT [--offer]\n");
         return 2;
     }
     memset(&sa, 0, sizeof(sa));
@@ -233,6 +262,11 @@ int main(int argc, char **argv)
     sitx_sas_code(rcv.h, code_r);
     printf("codes sender-leg=%s receiver-leg=%s\n", code_s, code_r);
     fflush(stdout);
+    if (argc == 3) {
+        send_offer(&rcv);
+        printf("offer sent\n");
+        fflush(stdout);
+    }
     for (;;) {
         struct pollfd fds[2] = {{snd.fd, POLLIN, 0}, {rcv.fd, POLLIN, 0}};
 

@@ -101,7 +101,8 @@ static void test_done(void **state)
     /* An empty message is fine in DONE. */
     assert_int_equal(sitx_pair_decode((const uint8_t *)"\x12\x00\x00\x00", 4, &d, NULL, 0), 0);
     assert_int_equal(d.value, SITX_PAIR_PAIRED);
-    expect_bad((const uint8_t *)"\x12\x05\x00\x00", 4, SITX_E_MALFORMED, "DONE status 5 is unknown");
+    expect_bad((const uint8_t *)"\x12\x05\x00\x00", 4, SITX_E_MALFORMED,
+               "DONE status 5 is unknown");
     expect_bad((const uint8_t *)"\x12", 1, SITX_E_TRUNCATED, "DONE has no status");
     expect_bad((const uint8_t *)"\x12\x00\x00\x03no", 6, SITX_E_TRUNCATED,
                "text of 3 bytes runs past the end");
