@@ -2,7 +2,7 @@
 # The pairing window: it ends at its deadline (the operator's client exits
 # 3, a pairing attempt afterwards is refused), a sender still waiting when
 # it ends is told so, a second sender during a pairing is refused (one at a
-# time), a second operator while one is attached is told "busy", and a
+# time), at most 3 handshakes per window, a second operator while one is attached is told "busy", and a
 # receiver that stops closes its window and removes its socket.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pair_lib.sh"
@@ -54,7 +54,31 @@ wait_done "$OP_PID" "operator"
 
 exec 7>&- 8>&-
 
-# 4. The receiver stops while a window is open: the operator is told, the
+# 4. At most 3 handshakes per window. Senders that leave during the
+# handshake (their pin names another key, so they stop after message 2)
+# leave the window open, but the fourth attempt is refused.
+"$SITX_SEND" --gen-key "$WORK/other.key" >"$WORK/other.pub" 2>/dev/null || fail "--gen-key"
+mkdir -p "$(dirname "$KNOWN")"
+printf '127.0.0.1:%s %s\n' "$RECV_PORT" "$(head -n 1 "$WORK/other.pub")" >"$KNOWN"
+start_operator op5 60s
+for n in 1 2 3; do
+    send --pair "127.0.0.1:$RECV_PORT" --pair-code 123456 --name "leaver-$n"
+    assert_rc 4 "attempt $n, a sender that leaves in the handshake"
+done
+[ "$(grep -c 'pair-attempt-ended' "$RECV_LOG")" -eq 3 ] || fail "want three attempts that ended"
+send --pair "127.0.0.1:$RECV_PORT" --pair-code 123456 --name fourth
+assert_rc 7 "a fourth attempt in one window"
+assert_grep 'pair-refused .*reason=rate-limited' "$RECV_LOG" "the receiver logs the rate limit"
+rm -f "$KNOWN"
+closed_before=$(grep -c 'pair-window-closed' "$RECV_LOG")
+kill -TERM "$OP_PID" 2>/dev/null
+wait_done "$OP_PID" "operator"
+wait_until 10 test "$(grep -c 'pair-window-closed' "$RECV_LOG")" -gt "$closed_before" ||
+    fail "the window did not close when its operator left"
+assert_grep "operator's pairing client went away" "$RECV_LOG" "says why it closed"
+exec 7>&-
+
+# 5. The receiver stops while a window is open: the operator is told, the
 # receiver exits 0 and removes its socket.
 start_operator op4 60s
 stop_recv TERM
