@@ -6,7 +6,9 @@
 #   SITX_TOOLS_DIR         directory holding sitx-imgtool and sitx-faultproxy
 #   SITX_CORPUS_DIR        ../shared/corpus (optional; see need_corpus)
 # Optional: SITX_E2E_VERBOSE=1 prints every log as it is checked,
-#           SITX_E2E_KEEP=1 keeps the temporary directory.
+#           SITX_E2E_KEEP=1 keeps the temporary directory,
+#           SITX_E2E_VALGRIND=1 runs both programs under valgrind memcheck
+#           (any error it reports fails the case; timeouts grow to match).
 #
 # Source it first thing in a case: . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +16,13 @@ set -uo pipefail
 
 E2E_CASE=$(basename "$0" .sh)
 E2E_CASE=${E2E_CASE#case_}
+E2E_VALGRIND=${SITX_E2E_VALGRIND:-0}
+if [ "$E2E_VALGRIND" = 1 ]; then
+    # Memcheck runs code 20-50 times slower; ctest gives these cases 900 s.
+    E2E_CLIENT_TIMEOUT=${E2E_CLIENT_TIMEOUT:-400}
+    E2E_CASE_TIMEOUT=${E2E_CASE_TIMEOUT:-880}
+    E2E_READY_TIMEOUT=${E2E_READY_TIMEOUT:-300}
+fi
 E2E_CLIENT_TIMEOUT=${E2E_CLIENT_TIMEOUT:-60} # seconds for one client invocation
 E2E_CASE_TIMEOUT=${E2E_CASE_TIMEOUT:-170}    # below ctest's 180 s, so cleanup still runs
 E2E_READY_TIMEOUT=${E2E_READY_TIMEOUT:-30}   # receiver start-up includes Argon2id
@@ -28,6 +37,16 @@ IMGTOOL="$SITX_TOOLS_DIR/sitx-imgtool"
 FAULTPROXY="$SITX_TOOLS_DIR/sitx-faultproxy"
 SITX_CORPUS_DIR=${SITX_CORPUS_DIR:-}
 
+# E2E_WRAP prefixes every run of sitx-recv and sitx-send (valgrind, or nothing).
+E2E_WRAP=()
+E2E_RECV_SLOW=()
+if [ "$E2E_VALGRIND" = 1 ]; then
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "FAIL [$E2E_CASE]: SITX_E2E_VALGRIND=1 but valgrind is not installed" >&2
+        exit 1
+    fi
+fi
+
 # The programs must not pick up a password or a log format from the caller.
 unset SITX_PASSWORD JOURNAL_STREAM SITX_LOG_JSON
 
@@ -35,6 +54,13 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sitx-e2e-$E2E_CASE.XXXXXX") || {
     echo "FAIL [$E2E_CASE]: cannot create a temporary directory" >&2
     exit 1
 }
+if [ "$E2E_VALGRIND" = 1 ]; then
+    # One log per process; -q leaves only errors in it, so any text fails.
+    E2E_WRAP=(valgrind -q --error-exitcode=99 --track-origins=yes --leak-check=full
+              --errors-for-leak-kinds=definite --log-file="$WORK/valgrind.%p.log")
+    # The receiver's clocks must allow for the slow-down too.
+    E2E_RECV_SLOW=(--handshake-timeout 300 --deadline 300 --idle-timeout 600)
+fi
 E2E_PIDS=()    # every background process we started, killed in cleanup
 E2E_MOUNTS=()  # mount points to unmount in cleanup
 E2E_LOGS=()    # files shown when a case fails
@@ -199,7 +225,8 @@ start_recv() {
     RECV_LOG="$WORK/recv.$E2E_SEQ.log"
     E2E_LOGS+=("$RECV_LOG")
     : >"$RECV_LOG"
-    "$SITX_RECV" --listen "$listen" "$@" >>"$RECV_LOG" 2>&1 </dev/null &
+    "${E2E_WRAP[@]}" "$SITX_RECV" --listen "$listen" "${E2E_RECV_SLOW[@]}" "$@" \
+        >>"$RECV_LOG" 2>&1 </dev/null &
     RECV_PID=$!
     E2E_PIDS+=("$RECV_PID")
     RECV_STATUS=
@@ -262,6 +289,12 @@ check_sanitizers() {
             fail "sanitizer report in ${f#"$WORK"/}"
         fi
     done
+    for f in "$WORK"/valgrind.*.log; do
+        if [ -s "$f" ]; then
+            E2E_LOGS+=("$f")
+            fail "valgrind report in ${f#"$WORK"/}"
+        fi
+    done
 }
 
 # wait_log FILE REGEX SECONDS: waits until FILE has a line matching REGEX.
@@ -305,7 +338,8 @@ send() {
     SEND_OUT="$WORK/send.$E2E_SEQ.out"
     SEND_ERR="$WORK/send.$E2E_SEQ.err"
     E2E_LOGS+=("$SEND_OUT" "$SEND_ERR")
-    timeout -k 5 "$E2E_CLIENT_TIMEOUT" "$SITX_SEND" "$@" >"$SEND_OUT" 2>"$SEND_ERR" </dev/null
+    timeout -k 5 "$E2E_CLIENT_TIMEOUT" "${E2E_WRAP[@]}" "$SITX_SEND" "$@" >"$SEND_OUT" \
+        2>"$SEND_ERR" </dev/null
     SEND_RC=$?
     local shown
     shown=$(printf '%q ' "$@")
@@ -324,8 +358,8 @@ send_bg() {
     local tag=$1
     shift
     E2E_LOGS+=("$WORK/$tag.out" "$WORK/$tag.err")
-    timeout -k 5 "$E2E_CLIENT_TIMEOUT" "$SITX_SEND" "$@" >"$WORK/$tag.out" 2>"$WORK/$tag.err" \
-        </dev/null &
+    timeout -k 5 "$E2E_CLIENT_TIMEOUT" "${E2E_WRAP[@]}" "$SITX_SEND" "$@" >"$WORK/$tag.out" \
+        2>"$WORK/$tag.err" </dev/null &
     BG_PID=$!
     E2E_PIDS+=("$BG_PID")
 }
