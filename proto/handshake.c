@@ -1,5 +1,6 @@
 /* Noise HandshakeState and SymmetricState (revision 34) for
- * 25519_AESGCM_BLAKE2b, patterns XX, NNpsk0 and XXpsk3. Every message is
+ * 25519_AESGCM_BLAKE2b, patterns XX, NNpsk0 and XXpsk3 (the wire) and the
+ * one-way N, X, Npsk0 and Xpsk1 (sealed files). Every message is
  * processed token by token from a small table, as noise-c does; the whole
  * state, scratch included, is one sodium_malloc'd block wiped on free. */
 #include "handshake.h"
@@ -26,32 +27,48 @@ enum token {
     T_ES,
     T_SE,
     T_PSK,
+    T_SS,
 };
 
 struct pattern_def {
     const char *protocol_name;
     bool psk;          /* a psk handshake: "e" also calls MixKey(e.pub) */
-    bool needs_static; /* both sides send "s" */
+    bool init_static;  /* the initiator has a static key */
+    bool resp_static;  /* the responder has a static key */
+    bool pre_rs;       /* "<- s" pre-message: the initiator knows it beforehand */
     size_t n_msgs;
     uint8_t tokens[MAX_MSGS][MAX_TOKENS]; /* T_END-terminated */
 };
 
-/* The message patterns of Noise section 7.5 and 9.4, one row per message. */
+/* The message patterns of Noise sections 7.4, 7.5 and 9.4, one row per message. */
 /* clang-format off */
 static const struct pattern_def patterns[] = {
-    [SITX_HS_XX] = {"Noise_XX_25519_AESGCM_BLAKE2b", false, true, 3, {
+    [SITX_HS_XX] = {"Noise_XX_25519_AESGCM_BLAKE2b", false, true, true, false, 3, {
         {T_E},                    /* -> e */
         {T_E, T_EE, T_S, T_ES},   /* <- e, ee, s, es */
         {T_S, T_SE},              /* -> s, se */
     }},
-    [SITX_HS_NNPSK0] = {"Noise_NNpsk0_25519_AESGCM_BLAKE2b", true, false, 2, {
+    [SITX_HS_NNPSK0] = {"Noise_NNpsk0_25519_AESGCM_BLAKE2b", true, false, false, false, 2, {
         {T_PSK, T_E},             /* -> psk, e */
         {T_E, T_EE},              /* <- e, ee */
     }},
-    [SITX_HS_XXPSK3] = {"Noise_XXpsk3_25519_AESGCM_BLAKE2b", true, true, 3, {
+    [SITX_HS_XXPSK3] = {"Noise_XXpsk3_25519_AESGCM_BLAKE2b", true, true, true, false, 3, {
         {T_E},                    /* -> e */
         {T_E, T_EE, T_S, T_ES},   /* <- e, ee, s, es */
         {T_S, T_SE, T_PSK},       /* -> s, se, psk */
+    }},
+    /* One-way patterns: "<- s" is known before, one message follows. */
+    [SITX_HS_N] = {"Noise_N_25519_AESGCM_BLAKE2b", false, false, true, true, 1, {
+        {T_E, T_ES},              /* -> e, es */
+    }},
+    [SITX_HS_X] = {"Noise_X_25519_AESGCM_BLAKE2b", false, true, true, true, 1, {
+        {T_E, T_ES, T_S, T_SS},   /* -> e, es, s, ss */
+    }},
+    [SITX_HS_NPSK0] = {"Noise_Npsk0_25519_AESGCM_BLAKE2b", true, false, true, true, 1, {
+        {T_PSK, T_E, T_ES},       /* -> psk, e, es */
+    }},
+    [SITX_HS_XPSK1] = {"Noise_Xpsk1_25519_AESGCM_BLAKE2b", true, true, true, true, 1, {
+        {T_E, T_ES, T_S, T_SS, T_PSK}, /* -> e, es, s, ss, psk */
     }},
 };
 /* clang-format on */
@@ -159,7 +176,8 @@ static int decrypt_and_hash(struct sitx_hs *hs, const uint8_t *ct, size_t ct_len
 
 static bool pattern_valid(enum sitx_hs_pattern p)
 {
-    return p == SITX_HS_XX || p == SITX_HS_NNPSK0 || p == SITX_HS_XXPSK3;
+    return (unsigned)p < sizeof(patterns) / sizeof(patterns[0]) &&
+           patterns[p].protocol_name != NULL;
 }
 
 static bool our_turn_to_write(const struct sitx_hs *hs)
@@ -182,6 +200,7 @@ int sitx_hs_new(struct sitx_hs **out, const struct sitx_hs_config *cfg)
     struct sitx_hs *hs = NULL;
     const struct pattern_def *pat;
     size_t name_len;
+    bool has_static;
     int rc;
 
     *out = NULL;
@@ -191,7 +210,9 @@ int sitx_hs_new(struct sitx_hs **out, const struct sitx_hs_config *cfg)
         return SITX_E_INVALID;
     }
     pat = &patterns[cfg->pattern];
-    if ((pat->needs_static && cfg->static_sk == NULL) || (pat->psk && cfg->psk == NULL)) {
+    has_static = cfg->role == SITX_HS_INITIATOR ? pat->init_static : pat->resp_static;
+    if ((has_static && cfg->static_sk == NULL) || (pat->psk && cfg->psk == NULL) ||
+        (pat->pre_rs && cfg->role == SITX_HS_INITIATOR && cfg->remote_static_pk == NULL)) {
         return SITX_E_INVALID;
     }
 
@@ -208,7 +229,7 @@ int sitx_hs_new(struct sitx_hs **out, const struct sitx_hs_config *cfg)
         goto out;
     }
 
-    if (pat->needs_static) {
+    if (has_static) {
         memcpy(hs->s_sk, cfg->static_sk, SITX_DH_LEN);
         if (crypto_scalarmult_base(hs->s_pk, hs->s_sk) != 0) {
             rc = SITX_E_BAD_KEY;
@@ -231,7 +252,17 @@ int sitx_hs_new(struct sitx_hs **out, const struct sitx_hs_config *cfg)
     memcpy(hs->h, pat->protocol_name, name_len);
     memcpy(hs->ck, hs->h, SITX_HASHLEN);
     mix_hash(hs, cfg->prologue, cfg->prologue_len);
-    /* None of our patterns has pre-messages. */
+    /* The one pre-message we use, "<- s": both sides hash the responder's
+     * static public key; the initiator also takes it as rs. */
+    if (pat->pre_rs) {
+        if (cfg->role == SITX_HS_INITIATOR) {
+            memcpy(hs->rs, cfg->remote_static_pk, SITX_DH_LEN);
+            hs->has_rs = true;
+            mix_hash(hs, hs->rs, SITX_DH_LEN);
+        } else {
+            mix_hash(hs, hs->s_pk, SITX_DH_LEN);
+        }
+    }
 
     hs->msg_index = 0;
     set_next_action(hs);
@@ -276,7 +307,7 @@ static size_t fixed_len(const struct sitx_hs *hs, bool *payload_keyed)
         case T_S:
             len += SITX_DH_LEN + (has_key ? SITX_TAG_LEN : 0);
             break;
-        default: /* ee, es, se, psk: each sets a key */
+        default: /* ee, es, se, ss, psk: each sets a key */
             has_key = true;
             break;
         }
@@ -329,6 +360,10 @@ static int token_dh(struct sitx_hs *hs, enum token t)
     case T_SE:
         sk = init ? hs->s_sk : hs->e_sk;
         pk = init ? hs->re : hs->rs;
+        break;
+    case T_SS:
+        sk = hs->s_sk;
+        pk = hs->rs;
         break;
     default:
         return SITX_E_INTERNAL;

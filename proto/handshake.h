@@ -1,5 +1,5 @@
 /* Noise HandshakeState (revision 34) for 25519_AESGCM_BLAKE2b, patterns XX,
- * NNpsk0 and XXpsk3, driven by its action as in noise-c. All secret state
+ * NNpsk0 and XXpsk3, and the one-way N, X, Npsk0 and Xpsk1, driven by its action as in noise-c. All secret state
  * (keys, chaining key, DH outputs) lives in sodium_malloc'd memory and is
  * wiped by sitx_hs_free(). */
 #ifndef SITX_HANDSHAKE_H
@@ -18,6 +18,12 @@ enum sitx_hs_pattern {
     SITX_HS_XX,     /* Noise_XX_25519_AESGCM_BLAKE2b: key mode */
     SITX_HS_NNPSK0, /* Noise_NNpsk0_25519_AESGCM_BLAKE2b: password mode */
     SITX_HS_XXPSK3, /* Noise_XXpsk3_25519_AESGCM_BLAKE2b */
+    /* One-way (one message, initiator to a responder whose static key the
+     * initiator knows): sealed files. */
+    SITX_HS_N,     /* Noise_N_25519_AESGCM_BLAKE2b: anonymous sender */
+    SITX_HS_X,     /* Noise_X_25519_AESGCM_BLAKE2b: sender authenticated */
+    SITX_HS_NPSK0, /* Noise_Npsk0_25519_AESGCM_BLAKE2b: password */
+    SITX_HS_XPSK1, /* Noise_Xpsk1_25519_AESGCM_BLAKE2b */
 };
 
 enum sitx_hs_role {
@@ -37,8 +43,10 @@ struct sitx_hs_config {
     enum sitx_hs_role role;
     const uint8_t *prologue; /* may be NULL when prologue_len is 0 */
     size_t prologue_len;
-    const uint8_t *static_sk; /* 32 bytes; required for XX and XXpsk3 */
+    const uint8_t *static_sk; /* 32 bytes; required where this role has one */
     const uint8_t *psk;       /* 32 bytes; required for the psk patterns */
+    /* One-way patterns, initiator: the responder's static public key. */
+    const uint8_t *remote_static_pk;
     /* Tests only: ephemeral private key used instead of a random one. */
     const uint8_t *fixed_ephemeral_sk;
 };
@@ -75,7 +83,7 @@ int sitx_hs_read_message(struct sitx_hs *hs, const uint8_t *msg, size_t msg_len,
 
 /* The peer's static public key, once a message carrying it was read. */
 int sitx_hs_remote_static(const struct sitx_hs *hs, uint8_t out[static SITX_DH_LEN]);
-/* Our own static public key (XX, XXpsk3). */
+/* Our own static public key (when this role has one). */
 int sitx_hs_local_static(const struct sitx_hs *hs, uint8_t out[static SITX_DH_LEN]);
 /* The handshake hash h; stable after the last message. */
 int sitx_hs_handshake_hash(const struct sitx_hs *hs, uint8_t out[static SITX_HASHLEN]);

@@ -5,6 +5,7 @@
  * payload compared, then every transport message after Split(). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,25 @@ static struct bytes hex_field(const cJSON *obj, const char *key)
     return b;
 }
 
+static bool pattern_has_psk(int pattern)
+{
+    return pattern == SITX_HS_NNPSK0 || pattern == SITX_HS_XXPSK3 || pattern == SITX_HS_NPSK0 ||
+           pattern == SITX_HS_XPSK1;
+}
+
+static bool pattern_one_way(int pattern)
+{
+    return pattern == SITX_HS_N || pattern == SITX_HS_X || pattern == SITX_HS_NPSK0 ||
+           pattern == SITX_HS_XPSK1;
+}
+
+/* The initiator sends its static key. */
+static bool pattern_init_static(int pattern)
+{
+    return pattern == SITX_HS_XX || pattern == SITX_HS_XXPSK3 || pattern == SITX_HS_X ||
+           pattern == SITX_HS_XPSK1;
+}
+
 /* The one psk of a single-psk pattern: cacophony/snow "init_psks" (array) or
  * noise-c "init_psk". Nothing for a pattern without psk (snow gives an empty
  * array there). */
@@ -60,7 +80,7 @@ static struct bytes psk_field(const cJSON *v, int pattern, const char *arr_key, 
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(v, arr_key);
     struct bytes b = {NULL, 0};
 
-    if (pattern == SITX_HS_XX) {
+    if (!pattern_has_psk(pattern)) {
         return b;
     }
     if (arr != NULL) {
@@ -89,11 +109,26 @@ static int pattern_of(const char *name)
     if (strcmp(name, "Noise_XXpsk3_25519_AESGCM_BLAKE2b") == 0) {
         return SITX_HS_XXPSK3;
     }
+    if (strcmp(name, "Noise_N_25519_AESGCM_BLAKE2b") == 0) {
+        return SITX_HS_N;
+    }
+    if (strcmp(name, "Noise_X_25519_AESGCM_BLAKE2b") == 0) {
+        return SITX_HS_X;
+    }
+    if (strcmp(name, "Noise_Npsk0_25519_AESGCM_BLAKE2b") == 0) {
+        return SITX_HS_NPSK0;
+    }
+    if (strcmp(name, "Noise_Xpsk1_25519_AESGCM_BLAKE2b") == 0) {
+        return SITX_HS_XPSK1;
+    }
     return -1;
 }
 
 static size_t handshake_messages(int pattern)
 {
+    if (pattern_one_way(pattern)) {
+        return 1;
+    }
     return pattern == SITX_HS_NNPSK0 ? 2 : 3;
 }
 
@@ -139,6 +174,7 @@ static void run_vector(const cJSON *v, int pattern)
     struct bytes init_psk = psk_field(v, pattern, "init_psks", "init_psk");
     struct bytes resp_psk = psk_field(v, pattern, "resp_psks", "resp_psk");
     struct bytes hh = hex_field(v, "handshake_hash");
+    struct bytes init_rs = hex_field(v, "init_remote_static");
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(v, "messages");
     struct sitx_hs_config icfg = {0};
     struct sitx_hs_config rcfg = {0};
@@ -156,9 +192,12 @@ static void run_vector(const cJSON *v, int pattern)
     int n_msgs;
 
     assert_non_null(init_eph.p);
-    assert_non_null(resp_eph.p);
     assert_int_equal(init_eph.len, SITX_DH_LEN);
-    assert_int_equal(resp_eph.len, SITX_DH_LEN);
+    /* One-way patterns: the responder makes no ephemeral. */
+    if (!pattern_one_way(pattern)) {
+        assert_non_null(resp_eph.p);
+        assert_int_equal(resp_eph.len, SITX_DH_LEN);
+    }
     assert_true(cJSON_IsArray(msgs));
     n_msgs = cJSON_GetArraySize(msgs);
     assert_true((size_t)n_msgs >= n_hs);
@@ -174,9 +213,14 @@ static void run_vector(const cJSON *v, int pattern)
     rcfg.static_sk = resp_static.p;
     icfg.psk = init_psk.p;
     rcfg.psk = resp_psk.p;
+    icfg.remote_static_pk = init_rs.p;
     icfg.fixed_ephemeral_sk = init_eph.p;
     rcfg.fixed_ephemeral_sk = resp_eph.p;
-    if (pattern != SITX_HS_XX) {
+    if (pattern_one_way(pattern)) {
+        assert_non_null(init_rs.p);
+        assert_int_equal(init_rs.len, SITX_DH_LEN);
+    }
+    if (pattern_has_psk(pattern)) {
         assert_int_equal(init_psk.len, 32);
         assert_int_equal(resp_psk.len, 32);
     }
@@ -223,15 +267,21 @@ static void run_vector(const cJSON *v, int pattern)
         assert_memory_equal(hash_i, hh.p, SITX_HASHLEN);
     }
     if (pattern != SITX_HS_NNPSK0) {
-        /* Each side learnt the other's static public key. */
+        /* The initiator knows the responder's static key (from the
+         * handshake, or beforehand in a one-way pattern)... */
         assert_int_equal(sitx_hs_remote_static(init, key), 0);
         assert_int_equal(crypto_scalarmult_base(expect_key, resp_static.p), 0);
         assert_memory_equal(key, expect_key, SITX_DH_LEN);
+    } else {
+        assert_int_equal(sitx_hs_remote_static(init, key), SITX_E_STATE);
+    }
+    if (pattern_init_static(pattern)) {
+        /* ... and the responder learnt the initiator's. */
         assert_int_equal(sitx_hs_remote_static(resp, key), 0);
         assert_int_equal(crypto_scalarmult_base(expect_key, init_static.p), 0);
         assert_memory_equal(key, expect_key, SITX_DH_LEN);
     } else {
-        assert_int_equal(sitx_hs_remote_static(init, key), SITX_E_STATE);
+        assert_int_equal(sitx_hs_remote_static(resp, key), SITX_E_STATE);
     }
 
     assert_int_equal(sitx_hs_split(init, &i_send, &i_recv), 0);
@@ -244,8 +294,9 @@ static void run_vector(const cJSON *v, int pattern)
         assert_non_null(payload.p);
         assert_non_null(ct.p);
         /* The alternation goes on after Split(): even indexes are the
-         * initiator's (c1), odd the responder's (c2). */
-        if (i % 2 == 0) {
+         * initiator's (c1), odd the responder's (c2). One-way patterns
+         * only ever send from the initiator. */
+        if (i % 2 == 0 || pattern_one_way(pattern)) {
             transport_message(i_send, r_recv, &payload, &ct);
         } else {
             transport_message(r_send, i_recv, &payload, &ct);
@@ -269,6 +320,7 @@ static void run_vector(const cJSON *v, int pattern)
     bytes_free(&init_psk);
     bytes_free(&resp_psk);
     bytes_free(&hh);
+    bytes_free(&init_rs);
 }
 
 /* Runs every applicable vector of one file; returns how many matched. */
@@ -318,9 +370,11 @@ static void test_cacophony(void **state)
     (void)state;
     g_patterns_seen = 0;
     assert_true(run_file("noise/cacophony.25519_AESGCM_BLAKE2b.json") >= 3);
-    /* cacophony carries one vector of each of our three patterns. */
-    assert_int_equal(g_patterns_seen,
-                     1u << SITX_HS_XX | 1u << SITX_HS_NNPSK0 | 1u << SITX_HS_XXPSK3);
+    /* cacophony carries one vector of each of our seven patterns. */
+    assert_int_equal(g_patterns_seen, 1u << SITX_HS_XX | 1u << SITX_HS_NNPSK0 |
+                                          1u << SITX_HS_XXPSK3 | 1u << SITX_HS_N |
+                                          1u << SITX_HS_X | 1u << SITX_HS_NPSK0 |
+                                          1u << SITX_HS_XPSK1);
 }
 
 static void test_snow(void **state)
