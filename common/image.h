@@ -121,4 +121,13 @@ int sitx_image_decode_rgba(const uint8_t *buf, size_t len, const struct sitx_ima
                            uint8_t **pixels, uint32_t *width, uint32_t *height,
                            char err[static SITX_IMAGE_ERR_MAX]);
 
+/* The "ciphertext picture": bytes[0..len) as RGB pixels, 3 bytes a pixel
+ * in order, in a w x h rectangle of about aspect_w:aspect_h (0:0 for a
+ * square), the rest black, encoded as PNG into out (cleared first).
+ * Returns 0, SITX_E_INVALID (len 0), SITX_E_LIMIT (a side over 16384),
+ * SITX_E_NOMEM, SITX_E_INTERNAL (libpng). */
+int sitx_image_preview_png(const uint8_t *bytes, size_t len, uint32_t aspect_w,
+                           uint32_t aspect_h, struct sitx_buf *out,
+                           char err[static SITX_IMAGE_ERR_MAX]);
+
 #endif

@@ -16,6 +16,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "keys.h"
+#include "open_cmd.h"
 #include "opts.h"
 #include "pairing.h"
 #include "pairctl.h"
@@ -121,6 +122,8 @@ static void usage(FILE *out)
             "Usage:\n"
             "  sitx-recv --listen ADDR:PORT --inbox DIR (--password-file FILE | --key FILE "
             "--authorized FILE) [options]\n"
+            "  sitx-recv --open FILE.sitx (--key FILE [--authorized FILE] | --password-file "
+            "FILE) --out DIR\n"
             "  sitx-recv --gen-key FILE | --print-public FILE\n"
             "  sitx-recv --list-senders --authorized FILE\n"
             "  sitx-recv --pair-window DURATION --control PATH [--pair-code CODE|-]\n"
@@ -168,6 +171,11 @@ static void usage(FILE *out)
             "  -q, --quiet                     log warnings and errors only\n"
             "  --control PATH                  key mode: a control socket (0600) through which\n"
             "                                  --pair-window opens pairing windows\n"
+            "  --open FILE.sitx                open one sealed file (sitx-send --seal) instead of\n"
+            "                                  listening: check, decrypt and validate it under\n"
+            "                                  --max-size and --max-pixels, then store the image\n"
+            "                                  in --out; --authorized: only from those senders\n"
+            "  --out DIR                       with --open: where the image goes\n"
             "  --gen-key FILE                  write a new private key (0600), print its public\n"
             "                                  key and fingerprint, and exit\n"
             "  --print-public FILE             print the public key and fingerprint of a\n"
@@ -187,6 +195,9 @@ static void usage(FILE *out)
             "Exit status: 0 stopped cleanly, 1 could not start, 2 usage error; with\n"
             "--pair-window: 0 paired, 1 the receiver could not be reached, 3 not paired\n"
             "(declined, codes differ, window timed out or already open).\n"
+            "With --open: 0 stored, 1 cannot read FILE or write DIR, 2 usage error, 3 not a\n"
+            "sealed file, 4 wrong key or password or sender not authorised, 5 damaged\n"
+            "(changed, truncated, appended), 6 the image fails validation or a limit.\n"
             "\n"
             "Example:\n"
             "  sitx-recv --gen-key /etc/sitx/recv.key\n"
@@ -579,6 +590,9 @@ int main(int argc, char **argv)
     struct cli cli;
     int level;
 
+    if (open_cmd_wanted(argc, argv)) {
+        return open_cmd_main(argc, argv);
+    }
     memset(&cli, 0, sizeof(cli));
     recv_config_default(&cli.cfg);
     cli.log_format = SITX_LOG_TEXT;

@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "report.h"
 #include "sas.h"
+#include "seal_cmd.h"
 #include "send.h"
 
 #ifndef SITX_VERSION
@@ -107,6 +108,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: " PROG " (--password-file FILE | --key FILE --receiver-key KEY|FILE)\n"
             "                 [OPTIONS] HOST[:PORT] IMAGE...\n"
+            "       " PROG " --seal OUT.sitx (--receiver-key KEY|FILE [--key FILE] |\n"
+            "                 --password-file FILE) [--preview OUT.png] [OPTIONS] IMAGE\n"
             "       " PROG " --pair HOST[:PORT] [--name NAME] [--pair-code CODE|-]\n"
             "       " PROG " --gen-key FILE | --print-public FILE\n"
             "       " PROG " --version\n"
@@ -143,6 +146,11 @@ static void usage(FILE *f)
             "  --json                   one JSON object per image on stdout\n"
             "  --quiet                  no progress bar; print failures only\n"
             "  --verbose                log connection and transfer events on stderr\n"
+            "  --seal OUT.sitx          seal one IMAGE into a file instead of sending it:\n"
+            "                           for --receiver-key (signed with --key, else\n"
+            "                           anonymous) or for --password-file; --compress and\n"
+            "                           --strip-metadata apply; sitx-recv --open reads it\n"
+            "  --preview OUT.png        with --seal: also draw the sealed bytes as a picture\n"
             "  --gen-key FILE           write a new private key (mode 0600), print the\n"
             "                           public key and its fingerprint\n"
             "  --print-public FILE      print the public key and fingerprint of a key file\n"
@@ -541,6 +549,9 @@ int main(int argc, char **argv)
     int npos;
     int rc;
 
+    if (seal_cmd_wanted(argc, argv)) {
+        return seal_cmd_main(argc, argv);
+    }
     parse_args(argc, argv, &a);
     npos = argc - optind;
     check_combinations(&a, npos);
