@@ -17,6 +17,7 @@
 #include "seal.h"
 #include "secmem.h"
 #include "testutil.h"
+#include "../fuzz/fuzz_sealed_keys.h"
 
 static uint8_t recv_sk[32];
 static uint8_t recv_pk[32];
@@ -406,6 +407,100 @@ static void test_write_refuses(void **state)
     assert_int_equal(f.len, 0);
 }
 
+/* ---- the fuzz seeds: sealed with the fuzz target's fixed keys ---- */
+
+static const uint8_t red_dot[69] = {
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+    0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00,
+    0x00, 0x90, 0x77, 0x53, 0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78,
+    0xda, 0x63, 0xf8, 0xcf, 0xc0, 0x00, 0x00, 0x03, 0x01, 0x01, 0x00, 0xf7, 0x03, 0x41,
+    0x43, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+
+static void fuzz_seal(enum sitx_seal_mode mode, struct sitx_buf *out)
+{
+    struct sitx_seal_params p;
+    uint8_t rpk[32];
+
+    crypto_scalarmult_base(rpk, fuzz_seal_recv_sk);
+    memset(&p, 0, sizeof(p));
+    p.mode = mode;
+    p.receiver_pk = rpk;
+    p.sender_sk = fuzz_seal_send_sk;
+    p.psk = fuzz_seal_psk;
+    p.argon_ops = 3;
+    p.argon_mem_kib = 65536;
+    p.salt = salt;
+    p.id = id;
+    p.fixed_ephemeral_sk = fuzz_seal_eph_sk;
+    sitx_buf_init(out);
+    assert_int_equal(sitx_seal_write(&p, SITX_FMT_PNG, "red-dot.png", red_dot, sizeof(red_dot),
+                                     out), 0);
+}
+
+/* Each seed: name, chunk seed byte, file, bytes of the file to keep (0: all),
+ * whether a byte is appended. */
+static void check_seed(const char *dir, const char *name, uint8_t chunk, const uint8_t *file,
+                       size_t len, int append)
+{
+    char path[4096];
+    struct sitx_buf want;
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+
+    sitx_buf_init(&want);
+    assert_int_equal(sitx_buf_append(&want, &chunk, 1), 0);
+    assert_int_equal(sitx_buf_append(&want, file, len), 0);
+    if (append) {
+        assert_int_equal(sitx_buf_append(&want, "x", 1), 0);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (getenv("SITX_WRITE_SEEDS") != NULL) {
+        assert_int_equal(tu_write_file(path, want.data, want.len, 0644), 0);
+    }
+    if (tu_read_file(path, &got, &got_len) != 0) {
+        fail_msg("cannot read the seed %s; SITX_WRITE_SEEDS=1 writes it", path);
+    }
+    assert_int_equal(got_len, want.len);
+    assert_memory_equal(got, want.data, want.len);
+    free(got);
+    sitx_buf_clear(&want);
+}
+
+static void test_fuzz_seeds(void **state)
+{
+    const char *here = __FILE__;
+    const char *cut = strstr(here, "tests/unit/test_seal.c");
+    char dir[4096];
+    struct sitx_buf anon;
+    struct sitx_buf sig;
+    struct sitx_buf pw;
+    struct opened o;
+
+    (void)state;
+    assert_non_null(cut);
+    snprintf(dir, sizeof(dir), "%.*stests/fuzz/corpus/sealed", (int)(cut - here), here);
+    fuzz_seal(SITX_SEAL_ANONYMOUS, &anon);
+    fuzz_seal(SITX_SEAL_SIGNED, &sig);
+    fuzz_seal(SITX_SEAL_PASSWORD, &pw);
+    /* The seeds open with the target's keys. */
+    open_with(sig.data, sig.len, 0, fuzz_seal_recv_sk, fuzz_seal_psk, &o);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.data.len, sizeof(red_dot));
+    sitx_buf_clear(&o.data);
+    open_with(pw.data, pw.len, 0, fuzz_seal_recv_sk, fuzz_seal_psk, &o);
+    assert_int_equal(o.rc, 0);
+    sitx_buf_clear(&o.data);
+    check_seed(dir, "anonymous", 0, anon.data, anon.len, 0);
+    check_seed(dir, "signed-in-pieces", 5, sig.data, sig.len, 0);
+    check_seed(dir, "password-in-pieces", 200, pw.data, pw.len, 0);
+    check_seed(dir, "signed-truncated", 0, sig.data, 300, 0);
+    check_seed(dir, "signed-appended", 3, sig.data, sig.len, 1);
+    check_seed(dir, "not-sealed", 0, red_dot, sizeof(red_dot), 0);
+    sitx_buf_clear(&anon);
+    sitx_buf_clear(&sig);
+    sitx_buf_clear(&pw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_bucket),
         cmocka_unit_test(test_write_refuses),
+        cmocka_unit_test(test_fuzz_seeds),
     };
 
     if (sodium_init() < 0) {
