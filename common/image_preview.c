@@ -13,9 +13,8 @@
 /* Largest preview side: a 64 MB file still fits (about 4700 x 4700). */
 #define PREVIEW_SIDE_MAX 16384u
 
-int sitx_image_preview_png(const uint8_t *bytes, size_t len, uint32_t aspect_w,
-                           uint32_t aspect_h, struct sitx_buf *out,
-                           char err[static SITX_IMAGE_ERR_MAX])
+int sitx_image_preview_png(const uint8_t *bytes, size_t len, uint32_t aspect_w, uint32_t aspect_h,
+                           struct sitx_buf *out, char err[static SITX_IMAGE_ERR_MAX])
 {
     png_image img;
     uint8_t *rgb = NULL;

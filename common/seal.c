@@ -106,7 +106,8 @@ int sitx_seal_header_decode(const uint8_t in[static SITX_SEAL_HEADER_LEN],
         /* The same bounds as the greeting's: a crafted file must not make
          * the opener run Argon2id for minutes or with gigabytes. */
         if (h->argon_ops < SITX_SEAL_ARGON_OPS_MIN || h->argon_ops > SITX_SEAL_ARGON_OPS_MAX ||
-            h->argon_mem_kib < SITX_SEAL_ARGON_MEM_MIN || h->argon_mem_kib > SITX_SEAL_ARGON_MEM_MAX) {
+            h->argon_mem_kib < SITX_SEAL_ARGON_MEM_MIN ||
+            h->argon_mem_kib > SITX_SEAL_ARGON_MEM_MAX) {
             return bad_header(errstr, errstr_len,
                               "sealed file header: Argon2id parameters out of range");
         }

@@ -1,4 +1,4 @@
-/* Sealed image files (proto/PROTOCOL.md §14): one image encrypted to a file for one
+/* Sealed image files (proto/PROTOCOL.md §15): one image encrypted to a file for one
  * receiver key (Noise X, or N without a sender key) or for a password
  * (Noise Npsk0 on an Argon2id PSK whose salt the file carries). After a
  * 36-byte clear header and one framed handshake message come the wire's
@@ -34,9 +34,9 @@ enum sitx_seal_mode {
 };
 
 struct sitx_seal_header {
-    uint8_t mode; /* enum sitx_seal_mode */
-    uint32_t argon_ops;     /* password mode, else 0 */
-    uint32_t argon_mem_kib; /* password mode, else 0 */
+    uint8_t mode;                     /* enum sitx_seal_mode */
+    uint32_t argon_ops;               /* password mode, else 0 */
+    uint32_t argon_mem_kib;           /* password mode, else 0 */
     uint8_t salt[SITX_SEAL_SALT_LEN]; /* password mode, else zero */
 };
 
@@ -61,11 +61,12 @@ uint64_t sitx_seal_bucket(uint64_t len);
  * of "sitx/1 sealed password static". */
 void sitx_seal_password_static(const uint8_t psk[static 32], uint8_t sk[static 32]);
 
-int sitx_seal_header_encode(const struct sitx_seal_header *h, uint8_t out[static SITX_SEAL_HEADER_LEN]);
+int sitx_seal_header_encode(const struct sitx_seal_header *h,
+                            uint8_t out[static SITX_SEAL_HEADER_LEN]);
 /* Returns 0, SITX_E_MALFORMED (not a sealed file: errstr says why),
  * SITX_E_VERSION. */
-int sitx_seal_header_decode(const uint8_t in[static SITX_SEAL_HEADER_LEN], struct sitx_seal_header *h,
-                            char *errstr, size_t errstr_len);
+int sitx_seal_header_decode(const uint8_t in[static SITX_SEAL_HEADER_LEN],
+                            struct sitx_seal_header *h, char *errstr, size_t errstr_len);
 
 struct sitx_seal_params {
     enum sitx_seal_mode mode;
@@ -74,9 +75,9 @@ struct sitx_seal_params {
     const uint8_t *psk;         /* 32 bytes: PASSWORD (Argon2id of the passphrase) */
     uint32_t argon_ops;         /* PASSWORD: the parameters psk was made with */
     uint32_t argon_mem_kib;
-    const uint8_t *salt;                  /* PASSWORD: 16 bytes */
-    const uint8_t *id;                    /* SITX_TRANSFER_ID_BYTES */
-    const uint8_t *fixed_ephemeral_sk;    /* tests and the worked example; else NULL */
+    const uint8_t *salt;               /* PASSWORD: 16 bytes */
+    const uint8_t *id;                 /* SITX_TRANSFER_ID_BYTES */
+    const uint8_t *fixed_ephemeral_sk; /* tests and the worked example; else NULL */
 };
 
 /* Seals payload (1.. bytes of a PNG or JPEG image, format as on the wire)

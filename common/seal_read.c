@@ -49,8 +49,8 @@ struct sitx_seal_reader {
     char errstr[160];
 };
 
-static int fail(struct sitx_seal_reader *r, int rc, enum sitx_seal_failure f, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct sitx_seal_reader *r, int rc, enum sitx_seal_failure f, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(struct sitx_seal_reader *r, int rc, enum sitx_seal_failure f, const char *fmt, ...)
 {
@@ -163,9 +163,8 @@ static int start_handshake(struct sitx_seal_reader *r)
         return fail(r, rc, rc == SITX_E_NOMEM ? SITX_SEAL_INTERNAL : SITX_SEAL_AUTH,
                     "cannot use this key: %s", sitx_strerror(rc));
     }
-    sitx_reader_set_limit(r->frames,
-                          r->header.mode == SITX_SEAL_SIGNED ? SITX_SEAL_HS_LONG : SITX_SEAL_HS_SHORT,
-                          1);
+    sitx_reader_set_limit(
+        r->frames, r->header.mode == SITX_SEAL_SIGNED ? SITX_SEAL_HS_LONG : SITX_SEAL_HS_SHORT, 1);
     r->st = ST_HANDSHAKE;
     return 0;
 }
@@ -357,7 +356,8 @@ int sitx_seal_reader_next(struct sitx_seal_reader *r, struct sitx_seal_event *ev
                         "record %llu does not verify: the file is damaged or was altered",
                         (unsigned long long)r->records);
         }
-        rc = r->st == ST_PAD ? pad_record(r, frame, rec_len, ev) : wire_record(r, frame, rec_len, ev);
+        rc = r->st == ST_PAD ? pad_record(r, frame, rec_len, ev)
+                             : wire_record(r, frame, rec_len, ev);
         if (rc != 0) {
             return rc;
         }

@@ -28,8 +28,8 @@
 #include "seal.h"
 #include "server.h"
 
-#define PROG     "sitx-recv"
-#define CHUNK    65536
+#define PROG  "sitx-recv"
+#define CHUNK 65536
 
 enum open_opt {
     OO_OPEN = 300,
@@ -268,9 +268,9 @@ static int on_header(struct open_run *run, const struct sitx_seal_header *h)
         }
         rc = sitx_seal_reader_set_key(run->r, run->kp.sk);
     }
-    return rc == 0 || rc == sitx_seal_reader_err(run->r) ? 0
-                                                          : fail(OPEN_EXIT_RUNTIME, "%s",
-                                                                 sitx_strerror(rc));
+    return rc == 0 || rc == sitx_seal_reader_err(run->r)
+               ? 0
+               : fail(OPEN_EXIT_RUNTIME, "%s", sitx_strerror(rc));
 }
 
 /* The sender, checked against --authorized before any image byte. */
@@ -289,8 +289,10 @@ static int on_opened(struct open_run *run, const struct sitx_seal_event *ev)
     }
     if (peer == NULL) {
         if (!ev->has_sender) {
-            return fail(OPEN_EXIT_AUTH, "%s: sealed anonymously, and --authorized asks for a "
-                                        "known sender", run->a->file);
+            return fail(OPEN_EXIT_AUTH,
+                        "%s: sealed anonymously, and --authorized asks for a "
+                        "known sender",
+                        run->a->file);
         }
         sitx_fingerprint(ev->sender_pk, fp);
         return fail(OPEN_EXIT_AUTH, "%s: sealed by %s, who is not in %s", run->a->file, fp,
@@ -336,9 +338,9 @@ static int on_data(struct open_run *run, const struct sitx_seal_event *ev)
 static int reader_failed(struct open_run *run)
 {
     static const int codes[] = {
-        [SITX_SEAL_OK] = OPEN_EXIT_RUNTIME,      [SITX_SEAL_NOT_SEALED] = OPEN_EXIT_NOT_SEALED,
-        [SITX_SEAL_AUTH] = OPEN_EXIT_AUTH,       [SITX_SEAL_DAMAGED] = OPEN_EXIT_DAMAGED,
-        [SITX_SEAL_TRUNCATED] = OPEN_EXIT_DAMAGED, [SITX_SEAL_TRAILING] = OPEN_EXIT_DAMAGED,
+        [SITX_SEAL_OK] = OPEN_EXIT_RUNTIME,          [SITX_SEAL_NOT_SEALED] = OPEN_EXIT_NOT_SEALED,
+        [SITX_SEAL_AUTH] = OPEN_EXIT_AUTH,           [SITX_SEAL_DAMAGED] = OPEN_EXIT_DAMAGED,
+        [SITX_SEAL_TRUNCATED] = OPEN_EXIT_DAMAGED,   [SITX_SEAL_TRAILING] = OPEN_EXIT_DAMAGED,
         [SITX_SEAL_TOO_LARGE] = OPEN_EXIT_BAD_IMAGE, [SITX_SEAL_INTERNAL] = OPEN_EXIT_RUNTIME,
     };
     enum sitx_seal_failure f = sitx_seal_reader_failure(run->r);
@@ -432,9 +434,9 @@ static int store(struct open_run *run)
     if (!run->a->quiet) {
         char fp[SITX_FINGERPRINT_LEN + 1];
 
-        printf("opened %s: stored %s/%s (%s %ux%u, %llu bytes); sealed ", run->a->file,
-               run->a->out, final, sitx_image_format_name(run->info.format), run->info.width,
-               run->info.height, (unsigned long long)run->offer.size);
+        printf("opened %s: stored %s/%s (%s %ux%u, %llu bytes); sealed ", run->a->file, run->a->out,
+               final, sitx_image_format_name(run->info.format), run->info.width, run->info.height,
+               (unsigned long long)run->offer.size);
         if (run->mode == SITX_SEAL_PASSWORD) {
             printf("with the password\n");
         } else if (!run->has_sender) {

@@ -237,8 +237,10 @@ static void load_secrets(const struct seal_args *a, struct sitx_seal_params *p,
     if (a->receiver_key != NULL) {
         rc = sitx_pubkey_from_arg(a->receiver_key, rpk);
         if (rc != 0) {
-            fprintf(stderr, PROG ": --receiver-key: `%s' is not a public key nor a file holding one "
-                                 "(%s)\n", a->receiver_key, sitx_strerror(rc));
+            fprintf(stderr,
+                    PROG ": --receiver-key: `%s' is not a public key nor a file holding one "
+                         "(%s)\n",
+                    a->receiver_key, sitx_strerror(rc));
             exit(SEND_EXIT_USAGE);
         }
         p->receiver_pk = rpk;
@@ -347,7 +349,8 @@ int seal_cmd_main(int argc, char **argv)
     opts.quality = 85;
     if (a.compress != NULL && parse_compress(a.compress, &opts) != 0) {
         seal_usage_error("--compress wants none, lossless, lossy or lossy:QUALITY (1-100), not "
-                         "`%s'", a.compress);
+                         "`%s'",
+                         a.compress);
     }
     opts.strip_metadata = a.strip;
     /* A file has no link to measure: lossless always tries, keeps the smaller. */

@@ -23,10 +23,12 @@
 #include "handshake.h"
 #include "msg.h"
 #include "record.h"
+#include "seal.h"
+#include "secmem.h"
 #include "testutil.h"
 #include "transport.h"
 
-#define MAX_BLOCKS 48
+#define MAX_BLOCKS 64
 #define BLOCK_MAX  512
 
 struct block {
@@ -474,6 +476,125 @@ static void print_block(FILE *f, const struct block *b)
     fprintf(f, "```\n");
 }
 
+/* ---- §14: sealed files ---- */
+
+/* Opens file with the reader and checks it yields red_dot. */
+static void open_sealed(const struct sitx_buf *file, const uint8_t *sk, const uint8_t *psk)
+{
+    struct sitx_seal_reader *r = NULL;
+    struct sitx_seal_event ev;
+    struct sitx_buf got;
+    int done = 0;
+    int rc;
+
+    sitx_buf_init(&got);
+    assert_int_equal(sitx_seal_reader_new(&r, 1u << 20), 0);
+    assert_int_equal(sitx_seal_reader_feed(r, file->data, file->len), 0);
+    while ((rc = sitx_seal_reader_next(r, &ev)) == 1) {
+        if (ev.type == SITX_SEAL_EV_HEADER) {
+            assert_int_equal(psk != NULL ? sitx_seal_reader_set_psk(r, psk)
+                                         : sitx_seal_reader_set_key(r, sk),
+                             0);
+        } else if (ev.type == SITX_SEAL_EV_OFFER) {
+            assert_string_equal(ev.offer.name, "red-dot.png");
+        } else if (ev.type == SITX_SEAL_EV_DATA) {
+            assert_int_equal(sitx_buf_append(&got, ev.data, ev.len), 0);
+        } else if (ev.type == SITX_SEAL_EV_DONE) {
+            done = 1;
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(sitx_seal_reader_finish(r), 0);
+    assert_int_equal(done, 1);
+    assert_int_equal(got.len, sizeof(red_dot));
+    assert_memory_equal(got.data, red_dot, sizeof(red_dot));
+    sitx_seal_reader_free(r);
+    sitx_buf_clear(&got);
+}
+
+/* The frame at *off (length prefix included), added as "<name>". */
+static void add_frame(const struct sitx_buf *file, size_t *off, const char *name)
+{
+    size_t len;
+
+    assert_true(*off + 2 <= file->len);
+    len = 2 + (size_t)sitx_load_be16(file->data + *off);
+    assert_true(*off + len <= file->len);
+    add(&made, name, file->data + *off, len);
+    *off += len;
+}
+
+static void make_seal_example(void)
+{
+    struct sitx_seal_params p;
+    struct sitx_buf file;
+    uint8_t i_sk[32];
+    uint8_t r_sk[32];
+    uint8_t r_pk[32];
+    uint8_t eph[32];
+    uint8_t hash[SITX_CONTENT_HASH_BYTES];
+    uint8_t pw_sk[32];
+    uint8_t pw_pk[32];
+    const struct block *psk = find(&made, "psk");
+    size_t off = SITX_SEAL_HEADER_LEN;
+    size_t final_len;
+
+    assert_non_null(psk);
+    hex32(init_static_hex, i_sk);
+    hex32(resp_static_hex, r_sk);
+    hex32(init_eph_hex, eph);
+    crypto_scalarmult_base(r_pk, r_sk);
+    memset(&p, 0, sizeof(p));
+    p.mode = SITX_SEAL_SIGNED;
+    p.receiver_pk = r_pk;
+    p.sender_sk = i_sk;
+    p.id = transfer_id;
+    p.fixed_ephemeral_sk = eph;
+    sitx_buf_init(&file);
+    assert_int_equal(
+        sitx_seal_write(&p, SITX_FMT_PNG, "red-dot.png", red_dot, sizeof(red_dot), &file), 0);
+    assert_int_equal(file.len, 1024);
+    add(&made, "seal-header", file.data, SITX_SEAL_HEADER_LEN);
+    add_frame(&file, &off, "seal-x-msg-frame");
+    add_frame(&file, &off, "seal-offer-frame");
+    add_frame(&file, &off, "seal-data-frame");
+    add_frame(&file, &off, "seal-end-frame");
+    /* FINAL's frame is mostly padding: its length, its tag, and the hash of
+     * the whole file pin it down. */
+    final_len = 2 + (size_t)sitx_load_be16(file.data + off);
+    assert_int_equal(off + final_len, file.len);
+    add(&made, "seal-final-frame-len", file.data + off, 2);
+    add(&made, "seal-final-frame-tag", file.data + file.len - 16, 16);
+    crypto_generichash(hash, sizeof(hash), file.data, file.len, NULL, 0);
+    add(&made, "seal-file-hash", hash, sizeof(hash));
+    open_sealed(&file, r_sk, NULL);
+    sitx_buf_clear(&file);
+
+    /* Password mode: the PSK of §12.1 (same passphrase, salt, parameters). */
+    memset(&p, 0, sizeof(p));
+    p.mode = SITX_SEAL_PASSWORD;
+    p.psk = psk->bytes;
+    p.argon_ops = 3;
+    p.argon_mem_kib = 65536;
+    p.salt = salt;
+    p.id = transfer_id;
+    p.fixed_ephemeral_sk = eph;
+    assert_int_equal(
+        sitx_seal_write(&p, SITX_FMT_PNG, "red-dot.png", red_dot, sizeof(red_dot), &file), 0);
+    assert_int_equal(file.len, 1024);
+    sitx_seal_password_static(psk->bytes, pw_sk);
+    crypto_scalarmult_base(pw_pk, pw_sk);
+    add(&made, "seal-pw-header", file.data, SITX_SEAL_HEADER_LEN);
+    add(&made, "seal-pw-static-public", pw_pk, sizeof(pw_pk));
+    off = SITX_SEAL_HEADER_LEN;
+    add_frame(&file, &off, "seal-pw-msg-frame");
+    crypto_generichash(hash, sizeof(hash), file.data, file.len, NULL, 0);
+    add(&made, "seal-pw-file-hash", hash, sizeof(hash));
+    open_sealed(&file, NULL, psk->bytes);
+    sitx_buf_clear(&file);
+    sodium_memzero(pw_sk, sizeof(pw_sk));
+}
+
 /* ---- tests ---- */
 
 /* Makes every block once: the Argon2id step takes a moment. */
@@ -483,6 +604,7 @@ static int make_all(void **state)
     made.n = 0;
     make_password_example();
     make_key_example();
+    make_seal_example();
     return 0;
 }
 

@@ -433,8 +433,8 @@ static void fuzz_seal(enum sitx_seal_mode mode, struct sitx_buf *out)
     p.id = id;
     p.fixed_ephemeral_sk = fuzz_seal_eph_sk;
     sitx_buf_init(out);
-    assert_int_equal(sitx_seal_write(&p, SITX_FMT_PNG, "red-dot.png", red_dot, sizeof(red_dot),
-                                     out), 0);
+    assert_int_equal(
+        sitx_seal_write(&p, SITX_FMT_PNG, "red-dot.png", red_dot, sizeof(red_dot), out), 0);
 }
 
 /* Each seed: name, chunk seed byte, file, bytes of the file to keep (0: all),
