@@ -171,7 +171,7 @@ static void usage(FILE *out)
             "  -q, --quiet                     log warnings and errors only\n"
             "  --control PATH                  key mode: a control socket (0600) through which\n"
             "                                  --pair-window opens pairing windows\n"
-            "  --open FILE.sitx                open one sealed file (sitx-send --seal) instead of\n"
+            "  --open FILE.sitx                open one file that sitx-send sealed, instead of\n"
             "                                  listening: check, decrypt and validate it under\n"
             "                                  --max-size and --max-pixels, then store the image\n"
             "                                  in --out; --authorized: only from those senders\n"

@@ -149,7 +149,7 @@ static void usage(FILE *f)
             "  --seal OUT.sitx          seal one IMAGE into a file instead of sending it:\n"
             "                           for --receiver-key (signed with --key, else\n"
             "                           anonymous) or for --password-file; --compress and\n"
-            "                           --strip-metadata apply; sitx-recv --open reads it\n"
+            "                           --strip-metadata apply; sitx-recv opens it\n"
             "  --preview OUT.png        with --seal: also draw the sealed bytes as a picture\n"
             "  --gen-key FILE           write a new private key (mode 0600), print the\n"
             "                           public key and its fingerprint\n"

@@ -91,9 +91,10 @@ sed -n 's/^#\{0,1\}[[:space:]]*\(--[a-z][a-z-]*\).*/\1/p' "$SITX_SOURCE_DIR/rece
     sort -u >"$WORK/conf.opts"
 missing=$(comm -23 "$WORK/conf.opts" "$WORK/sitx-recv.help.opts")
 [ -z "$missing" ] || fail "sitx-recv.conf names options sitx-recv does not list: $missing"
-# ... and it documents every one but the ones for a terminal or the key tool.
+# ... and it documents every one but the ones for a terminal, the key tool and
+# the one-shot --open (no daemon setting).
 undocumented=$(comm -13 "$WORK/conf.opts" "$WORK/sitx-recv.help.opts" |
-    grep -vxE -- '--(gen-key|help|version)')
+    grep -vxE -- '--(gen-key|help|version|open|out)')
 [ -z "$undocumented" ] || fail "sitx-recv.conf does not document: $undocumented"
 
 # Defaults: each "(default X)" in --help is what the page (and, for the
