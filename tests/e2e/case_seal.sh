@@ -77,6 +77,15 @@ for img in suite.png photo.jpg; do
     [ "$OPEN_RC" -eq 0 ] || fail "open $img with --authorized: exit $OPEN_RC"
     assert_grep "sealed by $fp \(alice\)" "$OPEN_OUT" "the authorised sender's name"
     assert_same_bytes "$src/$img" "$WORK/out-xa-$img/$img"
+
+    # lossless (the default): the same pixels.
+    send --seal "$WORK/$img.xl.sitx" --receiver-key "$WORK/recv.pub" --key "$WORK/send.key" \
+        "$src/$img"
+    assert_rc 0 "seal $img (signed, lossless)"
+    open_sealed "$WORK/$img.xl.sitx" "$WORK/out-xl-$img" --key "$WORK/recv.key"
+    [ "$OPEN_RC" -eq 0 ] || fail "open $img (signed, lossless): exit $OPEN_RC"
+    stored_for "$WORK/out-xl-$img" "${img%%.*}"
+    assert_same_pixels "$src/$img" "$STORED"
 done
 
 # Anonymous (N), --compress none.
