@@ -77,16 +77,39 @@ static size_t no_unescape(void *cls, struct MHD_Connection *conn, char *uri)
     return strlen(uri);
 }
 
-static void strict_headers(struct MHD_Response *resp, const char *type, const char *cache)
+/* The headers every response carries. 1 when all were added: a response
+ * that lost its CSP (out of memory) must not be sent at all. */
+static int strict_headers(struct MHD_Response *resp, const char *type, const char *cache)
 {
-    MHD_add_response_header(resp, "Content-Type", type);
-    MHD_add_response_header(resp, "Content-Security-Policy", csp);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
-    MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-    MHD_add_response_header(resp, "Cache-Control", cache);
+    const char *const h[][2] = {
+        {"Content-Type", type},
+        {"Content-Security-Policy", csp},
+        {"X-Content-Type-Options", "nosniff"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Cross-Origin-Resource-Policy", "same-origin"},
+        {"Cross-Origin-Opener-Policy", "same-origin"},
+        {"Cache-Control", cache},
+    };
+
+    for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+        if (MHD_add_response_header(resp, h[i][0], h[i][1]) != MHD_YES) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Queues resp (with its strict headers already added when ok) and drops
+ * our reference; a response that could not be completed closes the
+ * connection instead (MHD_NO). */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned code, struct MHD_Response *resp,
+                             int ok)
+{
+    enum MHD_Result ret = ok ? MHD_queue_response(conn, code, resp) : MHD_NO;
+
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 /* Queues a response over a copy of body (or a static one). */
@@ -94,25 +117,24 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
                              const char *cache, const void *body, size_t len, int is_static)
 {
     struct MHD_Response *resp;
-    enum MHD_Result ret;
+    int ok;
 
     resp = MHD_create_response_from_buffer(
         len, (void *)body, is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         return MHD_NO;
     }
-    strict_headers(resp, type, cache);
-    if (code == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    ok = strict_headers(resp, type, cache);
+    if (ok && code == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        ok = MHD_add_response_header(resp, "Allow", "GET, HEAD") == MHD_YES;
     }
-    if (code == MHD_HTTP_UNAUTHORIZED) {
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sitx-recv\"");
-        MHD_add_response_header(resp, "WWW-Authenticate",
-                                "Basic realm=\"sitx-recv\", charset=\"UTF-8\"");
+    if (ok && code == MHD_HTTP_UNAUTHORIZED) {
+        ok = MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sitx-recv\"") ==
+                 MHD_YES &&
+             MHD_add_response_header(resp, "WWW-Authenticate",
+                                     "Basic realm=\"sitx-recv\", charset=\"UTF-8\"") == MHD_YES;
     }
-    ret = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(conn, code, resp, ok);
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned code, const char *text)
@@ -190,7 +212,6 @@ static enum MHD_Result serve_image(struct recv_web *w, struct MHD_Connection *co
     struct MHD_Response *resp;
     struct stat st;
     const char *type;
-    enum MHD_Result ret;
     int fd;
 
     if (!events_find_image(w->events, name, &img)) {
@@ -209,12 +230,10 @@ static enum MHD_Result serve_image(struct recv_web *w, struct MHD_Connection *co
         close(fd);
         return MHD_NO;
     }
-    strict_headers(resp, type, "private, no-cache");
-    /* Shown in the browser, never run: a sandbox for anything it might try. */
-    MHD_add_response_header(resp, "Content-Disposition", "inline");
-    ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    /* Inline: the browser shows the picture; the CSP keeps it from running anything. */
+    return queue(conn, MHD_HTTP_OK, resp,
+                 strict_headers(resp, type, "private, no-cache") &&
+                     MHD_add_response_header(resp, "Content-Disposition", "inline") == MHD_YES);
 }
 
 static enum MHD_Result serve_thumb(struct recv_web *w, struct MHD_Connection *conn,
