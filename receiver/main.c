@@ -161,9 +161,10 @@ static void usage(FILE *out)
             "  --proxy-trusted CIDR[,CIDR...]  the proxies allowed to connect and send it, e.g.\n"
             "                                  10.0.0.5,192.168.1.0/24 (required with\n"
             "                                  --proxy-protocol); others are refused\n"
-            "  --http ADDR:PORT                serve a read-only page of the inbox, a JSON API\n"
-            "                                  and /metrics over HTTP (ADDR an IP address;\n"
-            "                                  loopback unless --http-token-file is given)\n"
+            "  --http [ADDR:]PORT              serve a read-only page of the inbox, a JSON API\n"
+            "                                  and /metrics over HTTP (ADDR an IP address,\n"
+            "                                  127.0.0.1 when left out; loopback only unless\n"
+            "                                  --http-token-file is given)\n"
             "  --http-token-file FILE          token (mode 0600) every HTTP request must carry\n"
             "                                  as a bearer token; needed off loopback\n"
             "  --log-format text|json          log line format on stderr (default text)\n"
@@ -251,15 +252,23 @@ static uint64_t parse_count(const char *name, const char *arg)
     return v;
 }
 
-/* --http ADDR:PORT: an IP address (a name could resolve anywhere), port 0
- * for any free port. */
-static void parse_http(const char *arg, struct recv_web_config *wc)
+/* --http [ADDR:]PORT: an IP address (a name could resolve anywhere), the
+ * IPv4 loopback when only a port is given, port 0 for any free port. */
+static void parse_http(const char *given, struct recv_web_config *wc)
 {
     char tmp[SITX_HOST_MAX + 8];
+    char loop[32];
+    const char *arg = given;
     size_t len = strlen(arg);
-    int any_port = len >= 3 && len < sizeof(tmp) && strcmp(arg + len - 2, ":0") == 0;
+    int any_port;
     int rc;
 
+    if (len > 0 && len <= 5 && strspn(arg, "0123456789") == len) {
+        snprintf(loop, sizeof(loop), "127.0.0.1:%s", arg);
+        arg = loop;
+        len = strlen(arg);
+    }
+    any_port = len >= 3 && len < sizeof(tmp) && strcmp(arg + len - 2, ":0") == 0;
     if (any_port) {
         memcpy(tmp, arg, len - 2);
         tmp[len - 2] = '\0';
@@ -268,6 +277,7 @@ static void parse_http(const char *arg, struct recv_web_config *wc)
     } else {
         rc = sitx_parse_hostport(arg, 0, wc->host, &wc->port);
     }
+    arg = given; /* messages quote what the user wrote */
     if (rc != 0 || wc->host[0] == '\0' || (!any_port && wc->port == 0)) {
         usage_error("--http: not ADDR:PORT: `%s'", arg);
     }

@@ -230,6 +230,10 @@ for addr in 0.0.0.0:0 '[::]:0' 192.0.2.1:8080; do
     [ "$rc" -eq 2 ] || fail "--http $addr without a token: exit $rc, want 2: $out"
     grep -q -- '--http-token-file' <<<"$out" || fail "--http $addr: message does not say why: $out"
 done
+for bad in 127.0.0.1 99999 127.0.0.1:99999 '[::1]' :; do
+    out=$("$SITX_RECV" --listen 127.0.0.1:0 "${keyargs[@]}" --http "$bad" 2>&1 </dev/null)
+    [ $? -eq 2 ] && grep -qF -- "--http: not ADDR:PORT: \`$bad'" <<<"$out" || fail "--http $bad: $out"
+done
 out=$("$SITX_RECV" --listen 127.0.0.1:0 "${keyargs[@]}" --http localhost:0 2>&1 </dev/null)
 [ $? -eq 2 ] && grep -q 'IP address' <<<"$out" || fail "--http localhost:0: $out"
 out=$("$SITX_RECV" --listen 127.0.0.1:0 "${keyargs[@]}" --http-token-file "$WORK/x" 2>&1 </dev/null)
@@ -283,6 +287,16 @@ PY
 http_get /metrics "$WORK/t-metrics.txt" -H "Authorization: Bearer $token"
 [ "$(metric "$WORK/t-metrics.txt" 'sitx_images_refused_total{reason="TIMEOUT"}')" -ge 1 ] ||
     fail "refused TIMEOUT did not move"
+
+# A port alone means the IPv4 loopback (here port 0: any free one).
+stop_recv
+start_recv "${keyargs[@]}" --http 0
+grep -q 'http-serving addr=127\.0\.0\.1:[1-9][0-9]* token=none' "$RECV_LOG" ||
+    fail "--http PORT does not listen on 127.0.0.1: $(grep http-serving "$RECV_LOG")"
+HTTP_HOST=127.0.0.1
+http_port
+http_get /metrics "$WORK/port-only.txt"
+expect_code 200 "--http PORT"
 
 # The IPv6 loopback is loopback too: no token needed, the page served there.
 if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
