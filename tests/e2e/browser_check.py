@@ -44,6 +44,7 @@ class Browser:
         args = [chromium, '--headless', '--no-sandbox', '--disable-gpu',
                 '--remote-debugging-pipe', '--no-first-run', '--no-default-browser-check',
                 '--disable-extensions', '--disable-background-networking',
+                '--disable-dev-shm-usage',
                 '--disable-component-update', '--disable-sync', '--metrics-recording-only',
                 '--password-store=basic', '--use-mock-keychain', '--hide-scrollbars',
                 '--window-size=1280,900', '--user-data-dir=' + profile, 'about:blank']
