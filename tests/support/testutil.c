@@ -161,3 +161,20 @@ void tu_rmrf(const char *path)
         nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
 }
+
+uint64_t tu_scaled_ms(uint64_t ms)
+{
+    const char *s = getenv("SITX_TEST_TIME_SCALE");
+    char *end = NULL;
+    unsigned long k;
+
+    if (s == NULL || *s == '\0') {
+        return ms;
+    }
+    k = strtoul(s, &end, 10);
+    if (*end != '\0' || k < 1 || k > 100) {
+        fprintf(stderr, "SITX_TEST_TIME_SCALE=`%s' is not a number in 1..100; using 1\n", s);
+        return ms;
+    }
+    return ms * k;
+}

@@ -28,4 +28,9 @@ const char *tu_corpus_path(const char *rel);
 char *tu_mkdtemp(void);
 void tu_rmrf(const char *path);
 
+/* ms scaled by $SITX_TEST_TIME_SCALE (1 to 100, default 1): the memcheck
+ * runs set it, since code under valgrind runs 20-50 times slower. For
+ * timeouts that must not fire, never for ones a test waits out. */
+uint64_t tu_scaled_ms(uint64_t ms);
+
 #endif

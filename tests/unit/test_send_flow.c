@@ -70,7 +70,7 @@ static void run_send(uint16_t port, enum sitx_auth_mode mode, const uint8_t *pin
     cfg.image.mode = SITX_COMPRESS_NONE;
     sitx_image_limits_default(&cfg.limits);
     cfg.retries = retries;
-    cfg.timeout_ms = 5000;
+    cfg.timeout_ms = tu_scaled_ms(5000);
     cfg.files = files;
     cfg.nfiles = n;
     report_init(&rep, out, stderr, 1, 1, 0);
