@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "known.h"
 
 int defaults_path(const char *file, char *out, size_t cap)
 {
@@ -69,6 +70,23 @@ int defaults_load_key(const char *path, int create, struct sitx_keypair *kp, int
     }
     *created = 1;
     return 0;
+}
+
+int defaults_pinned(const char *label, const char **key, const char **known)
+{
+    static char key_path[4096];
+    static char known_path[4096];
+    uint8_t pk[SITX_KEY_BYTES];
+    char err[160] = "";
+
+    if (defaults_path(DEFAULTS_KEY, key_path, sizeof(key_path)) != 0 ||
+        defaults_path(DEFAULTS_KNOWN, known_path, sizeof(known_path)) != 0 ||
+        known_find(known_path, label, pk, err, sizeof(err)) != 1) {
+        return 0;
+    }
+    *key = key_path;
+    *known = known_path;
+    return 1;
 }
 
 int defaults_print_public(const char *path)

@@ -21,6 +21,10 @@ int defaults_path(const char *file, char *out, size_t cap);
  * 0 or the error of sitx_keyfile_load / sitx_keyfile_save / mkdir. */
 int defaults_load_key(const char *path, int create, struct sitx_keypair *kp, int *created);
 
+/* The default key and known-receivers paths when the default file pins
+ * label: returns 1 with *key and *known set (static storage), else 0. */
+int defaults_pinned(const char *label, const char **key, const char **known);
+
 /* --print-public: the public key (first line) and fingerprint of a key file.
  * Returns the exit code (0, 3 unreadable, 6). */
 int defaults_print_public(const char *path);

@@ -22,7 +22,6 @@
 #include "passphrase.h"
 #include "policy.h"
 #include "report.h"
-#include "sas.h"
 #include "seal_cmd.h"
 #include "send.h"
 
@@ -440,77 +439,10 @@ static void load_key_mode(const struct args *a, struct send_config *cfg, struct 
  * default known-receivers file is reached with the default key. */
 static int use_default_key(struct args *a, const char *label)
 {
-    static char key_path[4096];
-    static char known_path[4096];
-    uint8_t pk[SITX_KEY_BYTES];
-    char err[160] = "";
-
-    if (a->password_file != NULL || getenv("SITX_PASSWORD") != NULL ||
-        defaults_path(DEFAULTS_KEY, key_path, sizeof(key_path)) != 0 ||
-        defaults_path(DEFAULTS_KNOWN, known_path, sizeof(known_path)) != 0 ||
-        known_find(known_path, label, pk, err, sizeof(err)) != 1) {
+    if (a->password_file != NULL || getenv("SITX_PASSWORD") != NULL) {
         return 0;
     }
-    a->key_file = key_path;
-    a->known_receivers = known_path;
-    return 1;
-}
-
-static int run_pair(const struct args *a)
-{
-    static char key_path[4096];
-    static char known_path[4096];
-    struct sitx_keypair kp = {NULL, {0}};
-    struct pair_config pc;
-    char host[SITX_HOST_MAX];
-    char label[SEND_LABEL_MAX];
-    char hostname[256];
-    char fp[SITX_FINGERPRINT_LEN + 1];
-    int created = 0;
-    int rc;
-
-    memset(&pc, 0, sizeof(pc));
-    if (sitx_parse_hostport(a->pair, SITX_DEFAULT_PORT, host, &pc.port) != 0) {
-        die_usage("--pair: not a receiver address (HOST, HOST:PORT or [IPv6]:PORT): `%s'", a->pair);
-    }
-    if (a->pair_code != NULL && strcmp(a->pair_code, "-") != 0 &&
-        sitx_sas_match(a->pair_code, "000000") < 0) {
-        die_usage("--pair-code: not six digits nor -: `%s'", a->pair_code);
-    }
-    if ((a->key_file == NULL && defaults_path(DEFAULTS_KEY, key_path, sizeof(key_path)) != 0) ||
-        (a->known_receivers == NULL &&
-         defaults_path(DEFAULTS_KNOWN, known_path, sizeof(known_path)) != 0)) {
-        die_usage("no HOME nor XDG_CONFIG_HOME for the default key: give --key and "
-                  "--known-receivers");
-    }
-    rc = defaults_load_key(a->key_file != NULL ? a->key_file : key_path, a->key_file == NULL, &kp,
-                           &created);
-    if (rc != 0) {
-        fprintf(stderr, PROG ": %s: %s%s\n", a->key_file != NULL ? a->key_file : key_path,
-                sitx_strerror(rc), rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
-        return SEND_EXIT_LOCAL;
-    }
-    if (created) {
-        sitx_fingerprint(kp.pk, fp);
-        fprintf(stderr, PROG ": created a new key in %s (mode 0600, fingerprint %s)\n", key_path,
-                fp);
-    }
-    known_label(host, pc.port, label, sizeof(label));
-    if (a->name == NULL && gethostname(hostname, sizeof(hostname)) != 0) {
-        snprintf(hostname, sizeof(hostname), "sender");
-    }
-    hostname[sizeof(hostname) - 1] = '\0';
-    sitx_peer_name_sanitize(a->name != NULL ? a->name : hostname, pc.name);
-    pc.host = host;
-    pc.label = label;
-    pc.kp = &kp;
-    pc.known_path = a->known_receivers != NULL ? a->known_receivers : known_path;
-    pc.code = a->pair_code;
-    pc.timeout_ms = a->timeout_ms;
-    signal(SIGPIPE, SIG_IGN);
-    rc = pair_run(&pc);
-    sitx_keypair_clear(&kp);
-    return rc;
+    return defaults_pinned(label, &a->key_file, &a->known_receivers);
 }
 
 static void load_password(const struct args *a, const struct send_config *cfg,
@@ -564,7 +496,16 @@ int main(int argc, char **argv)
         return defaults_print_public(a.print_public);
     }
     if (a.pair != NULL) {
-        return run_pair(&a);
+        struct pair_args pa;
+
+        pa.target = a.pair;
+        pa.key_file = a.key_file;
+        pa.known_file = a.known_receivers;
+        pa.name = a.name;
+        pa.code = a.pair_code;
+        pa.timeout_ms = a.timeout_ms;
+
+        return pair_main(&pa);
     }
 
     memset(&cfg, 0, sizeof(cfg));

@@ -24,6 +24,21 @@ struct pair_config {
     uint64_t timeout_ms;               /* connect and handshake */
 };
 
+/* --pair as given on the command line; NULL for what was not given. */
+struct pair_args {
+    const char *target; /* HOST[:PORT] */
+    const char *key_file;
+    const char *known_file;
+    const char *name;
+    const char *code;
+    uint64_t timeout_ms;
+};
+
+/* pair_main.c: the defaults filled in (key created on first use, host name
+ * as the name), then pair_run(). Returns the exit code, SEND_EXIT_USAGE with
+ * a message for a bad target or code. */
+int pair_main(const struct pair_args *pa);
+
 /* Runs the pairing; prints its progress and the code. Returns the exit
  * code: SEND_EXIT_OK, _USAGE, _AUTH (the pinned key differs), _NETWORK,
  * _INTERNAL, or SEND_EXIT_PAIR (refused, declined, codes differ, timeout). */
