@@ -5,6 +5,7 @@
 #ifndef SITX_IMAGE_H
 #define SITX_IMAGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,8 @@ struct sitx_image_opts {
 
 #define SITX_IMAGE_ERR_MAX 160
 
-/* 64 Mpx, 65535 per side, 1000 scans, 1 GiB: generous for photos and scans. */
+/* 64 Mpx, 65535 per side, 100 scans (encoders write about 10), 1 GiB:
+ * generous for photos and scans. */
 void sitx_image_limits_default(struct sitx_image_limits *l);
 
 enum sitx_image_format sitx_image_detect(const uint8_t *buf, size_t len);
@@ -91,6 +93,35 @@ int sitx_image_validator_feed(struct sitx_image_validator *v, const uint8_t *buf
 int sitx_image_validator_finish(struct sitx_image_validator *v, struct sitx_image_info *info);
 const char *sitx_image_validator_errstr(const struct sitx_image_validator *v);
 void sitx_image_validator_free(struct sitx_image_validator *v); /* NULL-safe */
+
+/* Memory accounting, for a caller that runs many validations under one
+ * budget. Before the first byte, a validation under lim needs at most
+ * sitx_image_memory_floor(lim): every PNG (whose rows are bounded by
+ * lim->max_width) and every single-scan Huffman JPEG up to that width fit
+ * in it. Once the header has arrived, sitx_image_validator_need() says what
+ * this image needs at most: PNG a few rows; JPEG single-scan a few MCU rows;
+ * progressive or multi-scan JPEG the whole coefficient image (w x h x
+ * components x 2 bytes, by sampling factors); arithmetic-coded JPEG also
+ * the whole file, which it holds (file_len below). Estimates are
+ * conservative: what libpng/libjpeg allocate stays under them. */
+uint64_t sitx_image_memory_floor(const struct sitx_image_limits *lim);
+
+/* budget: bytes reserved for this validation (0: no gate, the default).
+ * A JPEG whose need is over it stops right after its header, before the
+ * large allocations: feed returns 0, sitx_image_validator_held() is 1, and
+ * the caller must not feed more until it raised the budget with another
+ * call; the next feed (len may be 0) goes on. file_len is the whole file's
+ * length when known (0 if not). */
+void sitx_image_validator_set_budget(struct sitx_image_validator *v, uint64_t budget,
+                                     uint64_t file_len);
+/* 0 until the header is known, then the estimate above. */
+uint64_t sitx_image_validator_need(const struct sitx_image_validator *v);
+int sitx_image_validator_held(const struct sitx_image_validator *v);
+
+/* cancel points to a flag another thread may set: once it is non-zero,
+ * feed and finish stop at the next row, scan step or piece of input with
+ * SITX_E_CANCELLED. NULL (the default) for none. The flag must outlive v. */
+void sitx_image_validator_set_cancel(struct sitx_image_validator *v, const atomic_int *cancel);
 
 /* Prepares an image for sending under opts. On success out holds the new
  * payload and *out_format its format, or out->len == 0 when the original is

@@ -14,7 +14,7 @@ void sitx_image_limits_default(struct sitx_image_limits *l)
     l->max_width = 65535;
     l->max_height = 65535;
     l->max_pixels = 64u * 1000 * 1000;
-    l->max_scans = 1000;
+    l->max_scans = 100;
     l->max_memory = 1024u * 1024 * 1024;
 }
 

@@ -4,6 +4,7 @@
 #ifndef SITX_IMAGE_INTERNAL_H
 #define SITX_IMAGE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,32 @@
 
 /* Bytes an ancillary PNG chunk or a JPEG marker we keep may hold. */
 #define SITX_IMAGE_CHUNK_MAX (8u * 1024 * 1024)
+
+/* Memory every validation may use whatever its size: libpng/libjpeg state,
+ * zlib, the JPEG input window (WINDOW_MAX in image_jpeg.c) while it grows,
+ * the PNG chunk buffers (chunks passed to libpng are at most
+ * SITX_PNG_PASSED_CHUNK_MAX). */
+#define SITX_IMAGE_MEMORY_BASE (2u * 1024 * 1024)
+/* Ancillary PNG chunks that still reach libpng are small by their nature. */
+#define SITX_PNG_PASSED_CHUNK_MAX (64u * 1024)
+
+/* What the validator shares with the format streams: the memory gate and
+ * the cancel flag (see image.h), and the stream's estimate. */
+struct sitx_image_ctl {
+    uint64_t budget;   /* 0: no gate */
+    uint64_t file_len; /* 0: unknown */
+    uint64_t need;     /* set by the stream once its header is known */
+    int held;          /* a JPEG waits after its header for a larger budget */
+    const atomic_int *cancel;
+};
+
+static inline int sitx_image_cancelled(const struct sitx_image_ctl *ctl)
+{
+    return ctl != NULL && ctl->cancel != NULL &&
+           atomic_load_explicit(ctl->cancel, memory_order_relaxed) != 0;
+}
+
+#define SITX_IMAGE_CANCEL_MSG "validation cancelled (deadline passed or sender gone)"
 
 /* snprintf into err, never failing, always terminated. */
 void sitx_image_seterr(char err[static SITX_IMAGE_ERR_MAX], const char *fmt, ...)
@@ -32,7 +59,9 @@ int sitx_png_warning_is_fatal(const char *msg);
 
 /* PNG streaming validation (image_png.c): progressive reader, no row kept. */
 struct sitx_png_stream;
-int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_limits *lim);
+/* ctl belongs to the caller and outlives the stream. */
+int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_limits *lim,
+                        struct sitx_image_ctl *ctl);
 /* 0 or an error (sticky, message in errstr). */
 int sitx_png_stream_feed(struct sitx_png_stream *s, const uint8_t *buf, size_t len);
 int sitx_png_stream_finish(struct sitx_png_stream *s, struct sitx_image_info *info);
@@ -41,7 +70,8 @@ void sitx_png_stream_free(struct sitx_png_stream *s);
 
 /* JPEG streaming validation (image_jpeg.c): suspending source, bounded window. */
 struct sitx_jpeg_stream;
-int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_limits *lim);
+int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_limits *lim,
+                         struct sitx_image_ctl *ctl);
 int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t len);
 int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *info);
 const char *sitx_jpeg_stream_errstr(const struct sitx_jpeg_stream *s);

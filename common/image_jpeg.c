@@ -13,6 +13,10 @@
  * Arithmetic-coded files cannot suspend in libjpeg, so for those the bytes
  * are held until finish (bounded by lim->max_memory).
  *
+ * With a memory budget (image.h), the stream stops after the header when
+ * the image needs more than it, before libjpeg allocates the coefficient
+ * image, and goes on from its window once the budget was raised.
+ *
  * Two things keep the verdict independent of how the bytes arrive: libjpeg
  * gets its input in pieces too small for its fast Huffman path (src_fill),
  * and a walk over the marker structure holds back runs of 0xFF in
@@ -27,9 +31,11 @@
 
 /* New bytes are appended to a non-empty window this many at a time. */
 #define WINDOW_STEP (64 * 1024)
-/* A marker segment is at most 64 KiB and an MCU a few KiB, so a window
- * this large means the data is not a JPEG we can stream. */
-#define WINDOW_MAX (4u * 1024 * 1024)
+/* A marker segment is at most 64 KiB, an MCU a few KiB, and what arrives
+ * while a validation waits for memory after its header is one caller's
+ * piece (256 KiB in the receiver), so a window this large means the data is
+ * not a JPEG we can stream. SITX_IMAGE_MEMORY_BASE counts it. */
+#define WINDOW_MAX (1024u * 1024)
 /* Bytes handed to libjpeg at a time: under 512 (see src_fill). */
 #define PIECE 511
 
@@ -47,6 +53,7 @@ struct sitx_jpeg_stream {
     struct sitx_jpeg_progress progress;
     struct jpeg_source_mgr src;
     struct sitx_image_limits lim;
+    struct sitx_image_ctl *ctl;
     int created;
     enum stage stage;
     int eof;      /* finish was called: no more bytes will come */
@@ -164,6 +171,29 @@ static void record_error(struct sitx_jpeg_stream *s)
     }
 }
 
+/* What the rest of the decode needs at most (image.h). Single-scan: a few
+ * rows of blocks at 1/8 scale (component buffers, upsampling, output
+ * rows), 64 bytes per block column per component is generous; multi-scan:
+ * the whole coefficient image on top; arithmetic: the whole file too. */
+static uint64_t need_after_header(const struct sitx_jpeg_stream *s)
+{
+    j_decompress_ptr c = (j_decompress_ptr)&s->cinfo;
+    uint64_t need = SITX_IMAGE_MEMORY_BASE;
+    int ci;
+
+    for (ci = 0; ci < c->num_components; ci++) {
+        need += ((uint64_t)c->comp_info[ci].width_in_blocks + 2) * 64 *
+                (uint64_t)c->comp_info[ci].v_samp_factor;
+    }
+    if (c->progressive_mode || c->comps_in_scan < c->num_components) {
+        need += sitx_jpeg_coef_bytes(c);
+    }
+    if (c->arith_code) {
+        need += s->ctl->file_len > 0 ? s->ctl->file_len : s->fed;
+    }
+    return need;
+}
+
 static void after_header(struct sitx_jpeg_stream *s)
 {
     j_decompress_ptr c = &s->cinfo;
@@ -175,6 +205,8 @@ static void after_header(struct sitx_jpeg_stream *s)
     s->info.components = c->num_components;
     s->info.progressive = c->progressive_mode != 0;
     s->hold_all = c->arith_code != 0;
+    s->progress.ctl = s->ctl;
+    s->ctl->need = need_after_header(s);
     c->scale_num = 1;
     c->scale_denom = 8;
     c->dct_method = JDCT_IFAST;
@@ -202,6 +234,13 @@ static int run(struct sitx_jpeg_stream *s)
             s->stage = ST_START;
             break;
         case ST_START:
+            if (s->ctl->budget > 0 && s->ctl->need > s->ctl->budget) {
+                /* Wait for memory before libjpeg allocates it. */
+                s->ctl->held = 1;
+                s->resume = c->src->next_input_byte;
+                return 0;
+            }
+            s->ctl->held = 0;
             if (s->hold_all && !s->eof) {
                 s->resume = c->src->next_input_byte; /* the header is done */
                 return 0;
@@ -261,6 +300,10 @@ static int win_append(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t n)
         while (cap < need) {
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
         }
+        /* Held whole: one block of the file's length, not twice it. */
+        if (s->hold_all && s->ctl->file_len >= need && s->ctl->file_len <= max) {
+            cap = (size_t)s->ctl->file_len;
+        }
         p = realloc(s->win, cap);
         if (p == NULL) {
             return fail(s, SITX_E_NOMEM, "JPEG: out of memory for the input window");
@@ -315,7 +358,8 @@ static int run_on(struct sitx_jpeg_stream *s, const JOCTET *p, const JOCTET *end
     return run(s);
 }
 
-int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_limits *lim)
+int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_limits *lim,
+                         struct sitx_image_ctl *ctl)
 {
     struct sitx_jpeg_stream *s = calloc(1, sizeof(*s));
 
@@ -324,6 +368,7 @@ int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_
         return SITX_E_NOMEM;
     }
     s->lim = *lim;
+    s->ctl = ctl;
     sitx_jpeg_walk_init(&s->walk);
     s->cinfo.err = sitx_jpeg_err_init(&s->jerr, 1, lim->max_memory);
     if (setjmp(s->jerr.jb) != 0) {
@@ -348,13 +393,55 @@ int sitx_jpeg_stream_new(struct sitx_jpeg_stream **out, const struct sitx_image_
     return 0;
 }
 
+/* Bytes that arrived while the stream waited after its header: appended
+ * to the window, which the next feed after the wait runs over. */
+static int feed_held(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t len)
+{
+    sitx_jpeg_walk(&s->walk, buf, len);
+    s->fed += len;
+    return len > 0 ? win_append(s, buf, len) : 0;
+}
+
+/* The budget was raised: go on from the window, as after any suspension. */
+static int resume_held(struct sitx_jpeg_stream *s)
+{
+    static const JOCTET none[1] = {0};
+    size_t n;
+
+    s->ctl->held = 0;
+    if (s->win_len == 0) {
+        return run_on(s, none, none);
+    }
+    if (s->hold_all) {
+        return run_on(s, s->win, s->win + s->win_len);
+    }
+    n = releasable(s, s->win_at, s->win_len);
+    if (n > 0 && run_on(s, s->win, s->win + n) == 0 && s->stage != ST_DONE) {
+        return keep_rest(s, s->resume, s->win + s->win_len,
+                         s->win_at + (uint64_t)(s->resume - s->win));
+    }
+    return s->err;
+}
+
 int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t len)
 {
-    uint64_t at = s->fed;
+    uint64_t at;
 
     if (s->err != 0 || s->stage == ST_DONE) {
         return s->err;
     }
+    if (sitx_image_cancelled(s->ctl)) {
+        return fail(s, SITX_E_CANCELLED, "JPEG: " SITX_IMAGE_CANCEL_MSG);
+    }
+    if (s->ctl->held) {
+        if (s->ctl->need > s->ctl->budget && s->ctl->budget > 0) {
+            return feed_held(s, buf, len);
+        }
+        if (resume_held(s) != 0 || s->stage == ST_DONE) {
+            return s->err;
+        }
+    }
+    at = s->fed;
     sitx_jpeg_walk(&s->walk, buf, len);
     s->fed += len;
     while (s->err == 0 && len > 0 && s->stage != ST_DONE) {
@@ -410,6 +497,19 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
 
 int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *info)
 {
+    if (s->err == 0 && s->stage != ST_DONE && sitx_image_cancelled(s->ctl)) {
+        fail(s, SITX_E_CANCELLED, "JPEG: " SITX_IMAGE_CANCEL_MSG);
+    }
+    if (s->err == 0 && s->ctl->held && s->ctl->budget > 0 && s->ctl->need > s->ctl->budget) {
+        char m[SITX_IMAGE_ERR_MAX];
+
+        sitx_image_seterr(m, "JPEG: validation needs %llu bytes, over its %llu-byte budget",
+                          (unsigned long long)s->ctl->need, (unsigned long long)s->ctl->budget);
+        fail(s, SITX_E_LIMIT, m);
+    }
+    if (s->err == 0 && s->ctl->held) {
+        resume_held(s);
+    }
     if (s->err == 0 && s->stage != ST_DONE) {
         static const JOCTET none[1] = {0};
         const JOCTET *p = s->win != NULL ? s->win : none;

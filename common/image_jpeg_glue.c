@@ -105,6 +105,26 @@ static void on_progress(j_common_ptr cinfo)
         sitx_image_seterr(m, "JPEG: more than %d scans (scan limit)", p->max_scans);
         sitx_jpeg_fail(cinfo, SITX_E_LIMIT, m);
     }
+    /* Called at least once per MCU row of every scan: the place to notice
+     * that nobody waits for the verdict any more. */
+    if (sitx_image_cancelled(p->ctl)) {
+        sitx_jpeg_fail(cinfo, SITX_E_CANCELLED, "JPEG: " SITX_IMAGE_CANCEL_MSG);
+    }
+}
+
+uint64_t sitx_jpeg_coef_bytes(j_decompress_ptr cinfo)
+{
+    uint64_t coef = 0;
+    int ci;
+
+    for (ci = 0; ci < cinfo->num_components; ci++) {
+        const jpeg_component_info *c = &cinfo->comp_info[ci];
+        uint64_t bw = c->width_in_blocks + (uint64_t)c->h_samp_factor;
+        uint64_t bh = c->height_in_blocks + (uint64_t)c->v_samp_factor;
+
+        coef += bw * bh * sizeof(JBLOCK);
+    }
+    return coef;
 }
 
 void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limits *lim,
@@ -114,7 +134,6 @@ void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limi
     char m[SITX_IMAGE_ERR_MAX];
     uint64_t coef = 0;
     int rc;
-    int ci;
 
     rc = sitx_image_check_size(lim, "JPEG", cinfo->image_width, cinfo->image_height, m);
     if (rc != 0) {
@@ -124,13 +143,7 @@ void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limi
      * 8x8 block per component, padded to whole MCUs. Refuse early rather
      * than allocate most of it first. */
     if (cinfo->progressive_mode || cinfo->comps_in_scan < cinfo->num_components) {
-        for (ci = 0; ci < cinfo->num_components; ci++) {
-            const jpeg_component_info *c = &cinfo->comp_info[ci];
-            uint64_t bw = c->width_in_blocks + (uint64_t)c->h_samp_factor;
-            uint64_t bh = c->height_in_blocks + (uint64_t)c->v_samp_factor;
-
-            coef += bw * bh * sizeof(JBLOCK);
-        }
+        coef = sitx_jpeg_coef_bytes(cinfo);
         if (coef > lim->max_memory) {
             sitx_image_seterr(m, "JPEG: decoder needs %llu bytes, over the %llu-byte memory limit",
                               (unsigned long long)coef, (unsigned long long)lim->max_memory);

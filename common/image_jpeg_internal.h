@@ -32,13 +32,18 @@ void sitx_jpeg_fail(j_common_ptr cinfo, int rc, const char *msg) __attribute__((
 
 /* Applies lim to a decompressor after jpeg_read_header(): size, pixel count,
  * the memory the coefficient buffer would need for multi-scan files, and a
- * progress monitor failing past lim->max_scans. Fails via sitx_jpeg_fail. */
+ * progress monitor failing past lim->max_scans (and, once progress->ctl is
+ * set, when the work is cancelled). Fails via sitx_jpeg_fail. */
 struct sitx_jpeg_progress {
     struct jpeg_progress_mgr pub;
     int max_scans;
+    const struct sitx_image_ctl *ctl; /* cancel flag; NULL for none */
 };
 void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limits *lim,
                             struct sitx_jpeg_progress *progress);
+/* Bytes the whole coefficient image takes: 128 per 8x8 block per component,
+ * padded to whole MCUs. Valid after jpeg_read_header(). */
+uint64_t sitx_jpeg_coef_bytes(j_decompress_ptr cinfo);
 
 /* Destination appending to out (out->len grows as libjpeg writes). */
 struct sitx_jpeg_dest {

@@ -7,7 +7,16 @@
  * chunk, a known-incorrect sRGB profile) as warnings and drops the chunk; we
  * accept those, as libpng's own readers do. A warning about the image data
  * itself (IDAT, the zlib stream, extra or missing rows) refuses the image:
- * an image either decodes cleanly or is refused. */
+ * an image either decodes cleanly or is refused.
+ *
+ * Ancillary chunks that validation has no use for (text, ICC profile,
+ * suggested palettes, EXIF, and any chunk libpng does not know) never reach
+ * libpng: it would buffer each whole, inflate zTXt/iTXt/iCCP up to its
+ * chunk-malloc limit and keep the text, so a small file of many compressed
+ * text chunks cost a gigabyte. Our own walk over the chunk headers skips
+ * them as they stream by, after checking their length against
+ * SITX_IMAGE_CHUNK_MAX; the few small ones libpng still sees are capped at
+ * SITX_PNG_PASSED_CHUNK_MAX. Memory then stays at a few rows. */
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -20,6 +29,7 @@ struct sitx_png_stream {
     png_structp png;
     png_infop pinfo;
     struct sitx_image_limits lim;
+    struct sitx_image_ctl *ctl;
     uint64_t mem_used;
     int err;      /* sticky */
     int mem_over; /* the allocator refused a block over lim.max_memory */
@@ -38,6 +48,7 @@ struct sitx_png_stream {
     uint8_t hdr[8];
     size_t hdr_len;
     int after_iend;
+    int cur_pass; /* the bytes of the current chunk go to libpng */
     char limit_msg[SITX_IMAGE_ERR_MAX]; /* from a user-limit warning */
     char errstr[SITX_IMAGE_ERR_MAX];
 };
@@ -192,6 +203,12 @@ static void on_row(png_structp png, png_bytep row, png_uint_32 row_num, int pass
 {
     struct sitx_png_stream *s = png_get_progressive_ptr(png);
 
+    /* A few bytes of IDAT can inflate to millions of rows: stop between
+     * them once nobody waits for the verdict. */
+    if (sitx_image_cancelled(s->ctl)) {
+        set_error(s, SITX_E_CANCELLED, SITX_IMAGE_CANCEL_MSG);
+        png_error(png, "cancelled");
+    }
     s->rows_seen += row != NULL;
     (void)row_num;
     (void)pass;
@@ -208,7 +225,8 @@ static void on_end(png_structp png, png_infop pinfo)
     s->done = 1;
 }
 
-int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_limits *lim)
+int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_limits *lim,
+                        struct sitx_image_ctl *ctl)
 {
     struct sitx_png_stream *s = calloc(1, sizeof(*s));
     png_alloc_size_t chunk_max;
@@ -218,7 +236,9 @@ int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_li
         return SITX_E_NOMEM;
     }
     s->lim = *lim;
+    s->ctl = ctl;
     s->next_chunk = 8; /* after the signature */
+    s->cur_pass = 1;
     s->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, s, on_error, on_warning, s, on_malloc,
                                       on_free);
     if (s->png == NULL) {
@@ -231,12 +251,12 @@ int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_li
         free(s);
         return SITX_E_NOMEM;
     }
-    chunk_max = SITX_IMAGE_CHUNK_MAX;
+    chunk_max = SITX_PNG_PASSED_CHUNK_MAX;
     if (chunk_max > lim->max_memory) {
         chunk_max = (png_alloc_size_t)lim->max_memory;
     }
     png_set_user_limits(s->png, lim->max_width, lim->max_height);
-    png_set_chunk_cache_max(s->png, 1000);
+    png_set_chunk_cache_max(s->png, 64);
     png_set_chunk_malloc_max(s->png, chunk_max);
     png_set_progressive_read_fn(s->png, s, on_info, on_row, on_end);
     *out = s;
@@ -246,49 +266,6 @@ int sitx_png_stream_new(struct sitx_png_stream **out, const struct sitx_image_li
 static int is_letter(uint8_t c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/* Walks the chunk headers in buf; returns how many of its bytes come before
- * a chunk with an invalid type (all of them when there is none), with the
- * error recorded in bad. */
-static size_t walk_chunks(struct sitx_png_stream *s, const uint8_t *buf, size_t len, char *bad)
-{
-    uint64_t start = s->pos;
-    size_t i = 0;
-
-    while (i < len && !s->after_iend) {
-        uint64_t at = start + i;
-        uint64_t hdr_at;
-        uint32_t n;
-        int k;
-
-        if (at < s->next_chunk) {
-            uint64_t skip = s->next_chunk - at;
-
-            i += skip < len - i ? (size_t)skip : len - i;
-            continue;
-        }
-        s->hdr[s->hdr_len++] = buf[i++];
-        if (s->hdr_len < sizeof(s->hdr)) {
-            continue;
-        }
-        s->hdr_len = 0;
-        hdr_at = s->next_chunk;
-        n = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 | (uint32_t)s->hdr[2] << 8 |
-            s->hdr[3];
-        for (k = 4; k < 8; k++) {
-            if (!is_letter(s->hdr[k])) {
-                sitx_image_seterr(bad, "invalid chunk type %02X %02X %02X %02X", s->hdr[4],
-                                  s->hdr[5], s->hdr[6], s->hdr[7]);
-                s->pos = start + len;
-                return hdr_at > start ? (size_t)(hdr_at - start) : 0;
-            }
-        }
-        s->after_iend = memcmp(s->hdr + 4, "IEND", 4) == 0;
-        s->next_chunk = hdr_at + 12 + n;
-    }
-    s->pos = start + len;
-    return len;
 }
 
 static int process(struct sitx_png_stream *s, const uint8_t *buf, size_t len)
@@ -304,11 +281,111 @@ static int process(struct sitx_png_stream *s, const uint8_t *buf, size_t len)
     return s->err;
 }
 
+/* Ancillary chunks libpng handles and validation may care about (they are
+ * small); every other ancillary chunk is skipped. The first chunk always
+ * goes to libpng, which insists on IHDR there. */
+static int drop_chunk(uint64_t at, const uint8_t type[4])
+{
+    static const char keep[][5] = {"bKGD", "cHRM", "gAMA", "hIST", "oFFs", "pCAL",
+                                   "pHYs", "sBIT", "sCAL", "sRGB", "tIME", "tRNS"};
+    size_t i;
+
+    if (at == 8 || (type[0] & 0x20) == 0) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        if (memcmp(type, keep[i], 4) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The 8 bytes of a chunk header are in s->hdr: check the type, decide
+ * whether the chunk goes to libpng, and pass the header on if it does. */
+static int take_header(struct sitx_png_stream *s)
+{
+    uint64_t hdr_at = s->next_chunk;
+    uint32_t n = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 |
+                 (uint32_t)s->hdr[2] << 8 | s->hdr[3];
+    char m[SITX_IMAGE_ERR_MAX];
+    int k;
+
+    for (k = 4; k < 8; k++) {
+        if (!is_letter(s->hdr[k])) {
+            sitx_image_seterr(m, "invalid chunk type %02X %02X %02X %02X", s->hdr[4], s->hdr[5],
+                              s->hdr[6], s->hdr[7]);
+            set_error(s, SITX_E_BAD_IMAGE, m);
+            return s->err;
+        }
+    }
+    s->after_iend = memcmp(s->hdr + 4, "IEND", 4) == 0;
+    s->next_chunk = hdr_at + 12 + n;
+    s->cur_pass = !drop_chunk(hdr_at, s->hdr + 4);
+    if (!s->cur_pass && n > SITX_IMAGE_CHUNK_MAX) {
+        sitx_image_seterr(m, "%.4s chunk of %u bytes is over the %u-byte limit for ancillary chunks",
+                          (const char *)s->hdr + 4, (unsigned)n, (unsigned)SITX_IMAGE_CHUNK_MAX);
+        set_error(s, SITX_E_LIMIT, m);
+        return s->err;
+    }
+    return s->cur_pass ? process(s, s->hdr, sizeof(s->hdr)) : 0;
+}
+
+/* Walks buf chunk by chunk: bytes of passed chunks go to libpng as they
+ * come, skipped chunks are dropped, headers are gathered first. libpng sees
+ * every byte before a bad header, so which fault is reported does not
+ * depend on the chunking. */
+static int walk_and_pass(struct sitx_png_stream *s, const uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+    int rc = 0;
+
+    while (i < len && rc == 0 && !s->done) {
+        uint64_t at = s->pos;
+
+        if (s->after_iend) {
+            /* libpng ignores what follows IEND, as it always did. */
+            rc = process(s, buf + i, len - i);
+            s->pos += len - i;
+            break;
+        }
+        if (at < s->next_chunk) {
+            uint64_t left = s->next_chunk - at;
+            size_t n = left < len - i ? (size_t)left : len - i;
+
+            if (s->cur_pass) {
+                rc = process(s, buf + i, n);
+            }
+            i += n;
+            s->pos += n;
+            continue;
+        }
+        s->hdr[s->hdr_len++] = buf[i++];
+        s->pos++;
+        if (s->hdr_len == sizeof(s->hdr)) {
+            s->hdr_len = 0;
+            rc = take_header(s);
+        }
+    }
+    return rc != 0 ? rc : s->err;
+}
+
+/* Rows libpng keeps (its row buffer, the previous row, slack), plus the
+ * fixed part, once IHDR was read. */
+static void update_need(struct sitx_png_stream *s)
+{
+    png_size_t rowbytes;
+
+    if (s->ctl->need != 0 || png_get_image_width(s->png, s->pinfo) == 0) {
+        return;
+    }
+    rowbytes = png_get_rowbytes(s->png, s->pinfo);
+    s->ctl->need = SITX_IMAGE_MEMORY_BASE + 3 * ((uint64_t)rowbytes + 64);
+}
+
 int sitx_png_stream_feed(struct sitx_png_stream *s, const uint8_t *buf, size_t len)
 {
-    char bad[SITX_IMAGE_ERR_MAX];
-    size_t good;
-    int rc = 0;
+    int rc;
 
     if (s->err != 0) {
         return s->err;
@@ -316,17 +393,12 @@ int sitx_png_stream_feed(struct sitx_png_stream *s, const uint8_t *buf, size_t l
     if (s->done || len == 0) {
         return 0; /* bytes after IEND are ignored, as libpng does */
     }
-    bad[0] = '\0';
-    good = walk_chunks(s, buf, len, bad);
-    /* libpng sees everything before the bad chunk first, so which fault is
-     * reported does not depend on the chunking. */
-    if (good > 0) {
-        rc = process(s, buf, good);
+    if (sitx_image_cancelled(s->ctl)) {
+        set_error(s, SITX_E_CANCELLED, SITX_IMAGE_CANCEL_MSG);
+        return s->err;
     }
-    if (rc == 0 && bad[0] != '\0' && !s->done) {
-        set_error(s, SITX_E_BAD_IMAGE, bad);
-        rc = s->err;
-    }
+    rc = walk_and_pass(s, buf, len);
+    update_need(s);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 struct sitx_image_validator {
     struct sitx_image_limits lim;
+    struct sitx_image_ctl ctl;
     enum sitx_image_format format;
     struct sitx_png_stream *png;
     struct sitx_jpeg_stream *jpeg;
@@ -64,12 +65,12 @@ static int start_format(struct sitx_image_validator *v)
     int rc;
 
     if (v->format == SITX_IMAGE_PNG) {
-        rc = sitx_png_stream_new(&v->png, &v->lim);
+        rc = sitx_png_stream_new(&v->png, &v->lim, &v->ctl);
         if (rc == 0) {
             rc = take(v, sitx_png_stream_feed(v->png, v->head, v->head_len));
         }
     } else {
-        rc = sitx_jpeg_stream_new(&v->jpeg, &v->lim);
+        rc = sitx_jpeg_stream_new(&v->jpeg, &v->lim, &v->ctl);
         if (rc == 0) {
             rc = take(v, sitx_jpeg_stream_feed(v->jpeg, v->head, v->head_len));
         }
@@ -110,7 +111,7 @@ int sitx_image_validator_feed(struct sitx_image_validator *v, const uint8_t *buf
             }
         }
     }
-    if (len == 0) {
+    if (len == 0 && !v->ctl.held) {
         return 0;
     }
     if (v->png != NULL) {
@@ -146,6 +147,37 @@ int sitx_image_validator_finish(struct sitx_image_validator *v, struct sitx_imag
 const char *sitx_image_validator_errstr(const struct sitx_image_validator *v)
 {
     return v->errstr;
+}
+
+uint64_t sitx_image_memory_floor(const struct sitx_image_limits *lim)
+{
+    uint64_t w = lim != NULL ? lim->max_width : 65535;
+
+    /* PNG: 3 rows of 8 bytes a pixel (RGBA, 16 bits); JPEG single-scan:
+     * 64 bytes a block column for up to 4 components, 2x vertical sampling. */
+    return SITX_IMAGE_MEMORY_BASE + 3 * (8 * w + 64) + (w / 8 + 2) * 64 * 4 * 2;
+}
+
+void sitx_image_validator_set_budget(struct sitx_image_validator *v, uint64_t budget,
+                                     uint64_t file_len)
+{
+    v->ctl.budget = budget;
+    v->ctl.file_len = file_len;
+}
+
+uint64_t sitx_image_validator_need(const struct sitx_image_validator *v)
+{
+    return v->ctl.need;
+}
+
+int sitx_image_validator_held(const struct sitx_image_validator *v)
+{
+    return v->err == 0 && v->ctl.held;
+}
+
+void sitx_image_validator_set_cancel(struct sitx_image_validator *v, const atomic_int *cancel)
+{
+    v->ctl.cancel = cancel;
 }
 
 void sitx_image_validator_free(struct sitx_image_validator *v)

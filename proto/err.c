@@ -57,6 +57,8 @@ const char *sitx_strerror(int rc)
         return "timed out";
     case SITX_E_CLOSED:
         return "connection closed by peer";
+    case SITX_E_CANCELLED:
+        return "cancelled";
     default:
         break;
     }

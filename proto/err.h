@@ -30,6 +30,7 @@ enum sitx_err {
     SITX_E_NO_AESGCM = -1022,
     SITX_E_TIMEOUT = -1023,
     SITX_E_CLOSED = -1024,     /* peer closed the connection */
+    SITX_E_CANCELLED = -1025,  /* work stopped on request (deadline, sender gone) */
 };
 
 /* A static English description of rc (an enum sitx_err or -errno). */

@@ -62,7 +62,7 @@ static void test_limits_default(void **state)
     assert_int_equal(l.max_width, 65535);
     assert_int_equal(l.max_height, 65535);
     assert_true(l.max_pixels == 64u * 1000 * 1000);
-    assert_int_equal(l.max_scans, 1000);
+    assert_int_equal(l.max_scans, 100);
     assert_true(l.max_memory == 1024u * 1024 * 1024);
 }
 

@@ -393,6 +393,7 @@ static void test_jpeg_window_bounded(void **state)
 {
     struct sitx_image_limits lim;
     struct sitx_jpeg_stream *s = NULL;
+    struct sitx_image_ctl ctl;
     struct sitx_image_info info;
     struct sitx_buf jpg;
     size_t off, max_window = 0;
@@ -402,7 +403,8 @@ static void test_jpeg_window_bounded(void **state)
     make_jpeg(2000, 1500, BASELINE, &jpg);
     assert_true(jpg.len > 400 * 1024);
     sitx_image_limits_default(&lim);
-    assert_int_equal(sitx_jpeg_stream_new(&s, &lim), 0);
+    memset(&ctl, 0, sizeof(ctl));
+    assert_int_equal(sitx_jpeg_stream_new(&s, &lim, &ctl), 0);
     for (off = 0; off < jpg.len; off += 1024) {
         size_t n = jpg.len - off < 1024 ? jpg.len - off : 1024;
         size_t w;
