@@ -145,7 +145,9 @@ void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limi
     if (cinfo->progressive_mode || cinfo->comps_in_scan < cinfo->num_components) {
         coef = sitx_jpeg_coef_bytes(cinfo);
         if (coef > lim->max_memory) {
-            sitx_image_seterr(m, "JPEG: decoder needs %llu bytes, over the %llu-byte memory limit",
+            sitx_image_seterr(m,
+                              "JPEG: a multi-scan image needs %llu bytes for its coefficients, "
+                              "over the %llu-byte memory limit",
                               (unsigned long long)coef, (unsigned long long)lim->max_memory);
             sitx_jpeg_fail((j_common_ptr)cinfo, SITX_E_LIMIT, m);
         }

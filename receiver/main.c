@@ -47,6 +47,8 @@ enum opt_id {
     OPT_MAX_PER_ADDRESS,
     OPT_MAX_PER_SENDER,
     OPT_MIN_FREE,
+    OPT_VALIDATION_MEMORY,
+    OPT_VALIDATION_CPU,
     OPT_HANDSHAKE_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_ON_RECEIVE,
@@ -78,6 +80,8 @@ static const struct option long_options[] = {
     {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
     {"max-transfers-per-sender", required_argument, NULL, OPT_MAX_PER_SENDER},
     {"min-free", required_argument, NULL, OPT_MIN_FREE},
+    {"validation-memory", required_argument, NULL, OPT_VALIDATION_MEMORY},
+    {"validation-cpu", required_argument, NULL, OPT_VALIDATION_CPU},
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"on-receive", required_argument, NULL, OPT_ON_RECEIVE},
@@ -147,6 +151,11 @@ static void usage(FILE *out)
             "  --max-transfers-per-sender N    images in progress per sender (default 16)\n"
             "  --min-free BYTES                free space to keep on the inbox's disk (default "
             "64M)\n"
+            "  --validation-memory BYTES       memory all image validations share; an image\n"
+            "                                  waits for its share or is refused past it\n"
+            "                                  (default 64M, at least 8M)\n"
+            "  --validation-cpu SECONDS        validation CPU time per sender key per minute;\n"
+            "                                  past it, offers get RATE_LIMITED (default 30)\n"
             "  --handshake-timeout SECONDS     time to authenticate (default 10)\n"
             "  --idle-timeout SECONDS          silence before a connection is closed (default "
             "30)\n"
@@ -236,8 +245,11 @@ static uint64_t parse_bytes(const char *name, const char *arg, uint64_t min)
 {
     uint64_t v = 0;
 
-    if (sitx_parse_size(arg, &v) != 0 || v < min) {
+    if (sitx_parse_size(arg, &v) != 0 || (v < min && min <= 1)) {
         usage_error("%s: not a size (like 512k, 64M): `%s'", name, arg);
+    }
+    if (v < min) {
+        usage_error("%s: at least %lluM: `%s'", name, (unsigned long long)(min >> 20), arg);
     }
     return v;
 }
@@ -352,6 +364,12 @@ static void take_option(struct cli *cli, int id, const char *arg)
         break;
     case OPT_MIN_FREE:
         cfg->min_free = parse_bytes("--min-free", arg, 0);
+        break;
+    case OPT_VALIDATION_MEMORY:
+        cfg->validation_memory = parse_bytes("--validation-memory", arg, 8u << 20);
+        break;
+    case OPT_VALIDATION_CPU:
+        cfg->validation_cpu_ms = parse_seconds("--validation-cpu", arg);
         break;
     case OPT_HANDSHAKE_TIMEOUT:
         cfg->handshake_timeout_ms = parse_seconds("--handshake-timeout", arg);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "log.h"
 #include "record.h"
@@ -133,6 +134,7 @@ static void uncount(struct transfer *t)
  * validator, chunks. Only when no job uses them. */
 void xfer_drop_resources(struct transfer *t)
 {
+    budget_shrink(t->conn->srv, t, 0);
     if (t->tmp_open) {
         sitx_tmpfile_discard(&t->tmp);
         t->tmp_open = 0;
@@ -155,6 +157,7 @@ void xfer_release(struct transfer *t)
 
     if (t->job_busy) {
         t->released = 1;
+        atomic_store(&t->cancel, 1); /* nobody waits for the job's verdict */
         return;
     }
     if (c->rx_t == t) {
@@ -192,6 +195,9 @@ void xfer_finish(struct transfer *t, uint8_t status, const char *msg, const char
 void xfer_cancel(struct transfer *t, uint8_t status, const char *msg)
 {
     int expect = COMMIT_OPEN;
+
+    /* A validation still running stops at its next row or scan step. */
+    atomic_store(&t->cancel, 1);
 
     switch (t->state) {
     case XF_CHECKING:
@@ -234,6 +240,20 @@ uint64_t transfer_next_deadline(const struct sitx_conn *c)
     return best;
 }
 
+/* The deadline passed while t waited for validation memory: the receiver
+ * is busy, not the image at fault; the sender retries later. */
+static void expire_busy(struct transfer *t)
+{
+    const struct recv_budget *b = &t->conn->srv->budget;
+    char msg[SITX_TEXT_MAX + 1];
+
+    snprintf(msg, sizeof(msg),
+             "receiver busy: no validation memory came free before the deadline (this image "
+             "needs %" PRIu64 " MiB, %" PRIu64 " of %" PRIu64 " MiB in use); retry later",
+             t->mem_want >> 20, b->mem_reserved >> 20, b->mem_total >> 20);
+    xfer_cancel(t, SITX_ST_RATE_LIMITED, msg);
+}
+
 void transfer_expire(struct sitx_conn *c, uint64_t now)
 {
     struct transfer *t = c->transfers;
@@ -245,9 +265,18 @@ void transfer_expire(struct sitx_conn *c, uint64_t now)
 
         if (!t->expired && !t->result_sent && t->deadline_ms <= now) {
             t->expired = 1;
-            xfer_cancel(t, SITX_ST_TIMEOUT, msg);
+            if (t->mem_wait != MEM_NONE) {
+                expire_busy(t);
+            } else {
+                xfer_cancel(t, SITX_ST_TIMEOUT, msg);
+            }
         }
         t = next;
+    }
+    /* A transfer that waited for memory had paused reading: its DATA must
+     * now drain (and be dropped). */
+    if (c->paused) {
+        conn_resume(c);
     }
 }
 

@@ -46,6 +46,8 @@ void recv_config_default(struct recv_config *cfg)
     cfg->handshake_timeout_ms = 10 * 1000;
     cfg->idle_timeout_ms = 30 * 1000;
     cfg->hook_timeout_ms = 30 * 1000;
+    cfg->validation_memory = 64u << 20;
+    cfg->validation_cpu_ms = 30 * 1000;
 }
 
 static int open_inbox(struct sitx_server *s)
@@ -171,6 +173,9 @@ int server_init(struct sitx_server *s, uv_loop_t *loop, const struct recv_config
     sitx_greeting_encode(&g, s->greeting);
     sitx_image_limits_default(&s->limits);
     s->limits.max_pixels = cfg->max_pixels;
+    /* No single decoder may take more than all of them together. */
+    s->limits.max_memory = cfg->validation_memory;
+    budget_init(&s->budget, cfg->validation_memory, cfg->validation_cpu_ms);
     if (cfg->on_receive != NULL) {
         rc = hook_runner_new(s, cfg->on_receive, cfg->hook_timeout_ms, &s->hooks);
         if (rc != 0) {
@@ -447,6 +452,7 @@ void server_conn_gone(struct sitx_server *s, struct sitx_conn *c)
 
 static void on_wake(uv_timer_t *timer)
 {
+    budget_wake(timer->data);
     transfer_wake_twins(timer->data);
 }
 
@@ -484,6 +490,7 @@ void server_clear(struct sitx_server *s)
     s->authz = NULL;
     pairing_free(s->pairing);
     s->pairing = NULL;
+    budget_clear(&s->budget);
     sitx_keypair_clear(&s->key);
     sitx_secret_free(s->psk, SITX_PSK_BYTES);
     s->psk = NULL;

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "budget.h"
 #include "cidr.h"
 #include "greeting.h"
 #include "image.h"
@@ -50,6 +51,8 @@ struct recv_config {
     int proxy_protocol; /* --proxy-protocol: every connection starts with a PROXY v2 header */
     struct sitx_cidr proxy_trusted[SITX_CIDR_LIST_MAX]; /* who may send it */
     size_t n_proxy_trusted;
+    uint64_t validation_memory; /* bytes all validations may reserve together */
+    uint64_t validation_cpu_ms; /* validation CPU per sender key per minute */
 };
 
 /* Fills cfg with the documented defaults. */
@@ -84,6 +87,7 @@ struct sitx_server {
     struct hook_runner *hooks;
     struct recv_web *web; /* --http: the web side, or NULL */
     struct sitx_image_limits limits;
+    struct recv_budget budget; /* validation memory and CPU */
 
     struct sitx_conn *conns; /* every connection not yet freed */
     size_t n_conns;
@@ -112,7 +116,8 @@ void server_conn_gone(struct sitx_server *s, struct sitx_conn *c);
 /* A hook process ended; stopping may be able to finish. */
 void server_hook_gone(struct sitx_server *s);
 
-/* A transfer ended: offers waiting for a twin are looked at again from a
+/* A transfer ended or gave memory back: offers waiting for a twin, and
+ * transfers waiting for validation memory, are looked at again from a
  * zero timer, outside whatever walk of the transfers is under way. */
 void server_wake_twins(struct sitx_server *s);
 

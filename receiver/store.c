@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "err.h"
 #include "index.h"
@@ -44,6 +45,7 @@ struct store_job {
     char msg[SITX_TEXT_MAX + 1];
     char name[SITX_NAME_MAX + 1]; /* JOB_VERIFY: name to check; JOB_FINAL: stored name */
     int found;                    /* JOB_VERIFY */
+    uint64_t cpu_ns;              /* CPU time the job took (write, final) */
     /* Copies the worker needs, so that it reads nothing the loop may change. */
     int dirfd;
     struct dedup_index *idx;
@@ -64,6 +66,9 @@ static uint8_t status_for_image_error(int rc)
     }
     if (rc == SITX_E_NOMEM || rc == SITX_E_INTERNAL) {
         return SITX_ST_INTERNAL;
+    }
+    if (rc == SITX_E_CANCELLED) {
+        return SITX_ST_TIMEOUT; /* only the deadline or a gone sender cancels */
     }
     return SITX_ST_BAD_IMAGE;
 }
@@ -213,6 +218,13 @@ static void final_work(struct store_job *j)
     int rc;
 
     write_chunk(j);
+    if (j->status == 0 && j->rc == 0 && t->fail_status == 0 && t->val != NULL &&
+        sitx_image_validator_held(t->val)) {
+        /* The header came last: the loop reserves memory, then a new final
+         * job goes on from here (hash, file and validator untouched). */
+        j->status = STORE_HELD;
+        return;
+    }
     sitx_content_hash_final(&t->hash, got);
     memset(&info, 0, sizeof(info));
     if (sodium_memcmp(got, t->end_hash, sizeof(got)) != 0 ||
@@ -295,9 +307,20 @@ out:
     close(fd);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void on_work(uv_work_t *req)
 {
     struct store_job *j = req->data;
+    uint64_t start = thread_cpu_ns();
 
     switch (j->kind) {
     case JOB_WRITE:
@@ -312,6 +335,8 @@ static void on_work(uv_work_t *req)
         j->buf = NULL;
         break;
     }
+    /* This thread's own CPU, so that a busy pool does not inflate it. */
+    j->cpu_ns = thread_cpu_ns() - start;
 }
 
 static void on_work_done(uv_work_t *req, int status)
@@ -322,6 +347,10 @@ static void on_work_done(uv_work_t *req, int status)
 
     (void)status; /* jobs are never cancelled */
     t->job_busy = 0;
+    if (j->kind != JOB_VERIFY) {
+        t->cpu_ns += j->cpu_ns;
+        budget_charge_cpu(&c->srv->budget, c->sender_id, j->cpu_ns, uv_now(c->srv->loop));
+    }
     switch (j->kind) {
     case JOB_WRITE:
         transfer_write_done(t, j->rc, j->status, j->msg, j->buf);

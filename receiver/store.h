@@ -13,6 +13,9 @@ struct transfer;
 /* The final job's outcome when a deadline or shutdown won the race to answer
  * first: nothing was stored and the RESULT is already sent. */
 #define STORE_CANCELLED 0xff
+/* The final job's outcome when the validator stopped after the header, to
+ * wait for its memory: nothing was decided; a new final job goes on. */
+#define STORE_HELD 0xfe
 
 /* Writes, hashes and validates buf[0..len) (len may be 0); takes buf.
  * Returns 0 or a negative error (buf freed). */

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "err.h"
 #include "hook.h"
@@ -37,8 +38,9 @@ static uint64_t pending_bytes(const struct sitx_server *srv)
     return sum;
 }
 
-/* Free space, temporary file, validator, first chunk, then ACCEPT. */
-static void start_receive(struct transfer *t)
+/* Free space, temporary file, validator, first chunk, then ACCEPT; the
+ * memory floor is reserved. */
+static void open_receive(struct transfer *t)
 {
     struct sitx_conn *c = t->conn;
     struct sitx_server *srv = c->srv;
@@ -80,6 +82,8 @@ static void start_receive(struct transfer *t)
         xfer_finish(t, SITX_ST_INTERNAL, "cannot start the image validator", NULL);
         return;
     }
+    sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
+    sitx_image_validator_set_cancel(t->val, &t->cancel);
     t->chunk_cap = t->size < XFER_CHUNK ? (size_t)t->size : XFER_CHUNK;
     t->fill = malloc(t->chunk_cap);
     if (t->fill == NULL) {
@@ -96,6 +100,76 @@ static void start_receive(struct transfer *t)
         return;
     }
     t->state = XF_RECEIVING;
+}
+
+static uint64_t mib(uint64_t bytes)
+{
+    return (bytes + (1u << 20) - 1) >> 20;
+}
+
+/* Before ACCEPT: the memory any validation may need before its header is
+ * known, now or after a wait in the queue (transfer_mem_granted). */
+static void start_receive(struct transfer *t)
+{
+    struct sitx_server *srv = t->conn->srv;
+    uint64_t floor = sitx_image_memory_floor(&srv->limits);
+    char msg[SITX_TEXT_MAX + 1];
+
+    switch (budget_reserve(srv, t, floor, MEM_FLOOR)) {
+    case 1:
+        open_receive(t);
+        break;
+    case 0:
+        break;
+    default:
+        snprintf(msg, sizeof(msg),
+                 "validation needs at least %" PRIu64 " MiB, more than the receiver's %" PRIu64
+                 " MiB (--validation-memory)",
+                 mib(floor), mib(srv->budget.mem_total));
+        xfer_finish(t, SITX_ST_INTERNAL, msg, NULL);
+        break;
+    }
+}
+
+/* After a job fed the validator: once the header is known, the
+ * reservation becomes what this image needs. Returns 0 to go on, 1 when t
+ * waits for memory, -1 when it was refused (t may be gone). */
+static int check_need(struct transfer *t)
+{
+    struct sitx_server *srv = t->conn->srv;
+    char msg[SITX_TEXT_MAX + 1];
+    uint64_t need;
+
+    if (t->mem_wait != MEM_NONE) {
+        return 1;
+    }
+    if (t->val == NULL || t->fail_status != 0) {
+        return 0;
+    }
+    need = sitx_image_validator_need(t->val);
+    if (need == 0 || need == t->mem_held) {
+        return 0;
+    }
+    if (need < t->mem_held) {
+        budget_shrink(srv, t, need);
+        sitx_image_validator_set_budget(t->val, need, t->size);
+        return 0;
+    }
+    switch (budget_reserve(srv, t, need, MEM_GROW)) {
+    case 1:
+        sitx_image_validator_set_budget(t->val, need, t->size);
+        return 0;
+    case 0:
+        return 1;
+    default:
+        break;
+    }
+    snprintf(msg, sizeof(msg),
+             "validating this image needs %" PRIu64 " MiB of memory, more than the receiver's %" PRIu64
+             " MiB for all validations (--validation-memory)",
+             mib(need), mib(srv->budget.mem_total));
+    xfer_cancel(t, SITX_ST_TOO_LARGE, msg);
+    return -1;
 }
 
 static int same_sender(const struct sitx_conn *a, const struct sitx_conn *b)
@@ -182,6 +256,7 @@ int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer)
     const struct recv_config *cfg = srv->cfg;
     struct transfer *t;
     char msg[SITX_TEXT_MAX + 1];
+    uint64_t wait_ms;
 
     if (c->rx_t != NULL) {
         if (c->rx_t->state != XF_DISCARDING) {
@@ -237,6 +312,15 @@ int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer)
         xfer_finish(t, SITX_ST_RATE_LIMITED, msg, NULL);
         return 0;
     }
+    wait_ms = budget_cpu_wait_ms(&srv->budget, c->sender_id, t->started_ms);
+    if (wait_ms > 0) {
+        snprintf(msg, sizeof(msg),
+                 "this sender used its validation CPU budget of %" PRIu64
+                 " s per minute; retry in %" PRIu64 " s",
+                 cfg->validation_cpu_ms / 1000, (wait_ms + 999) / 1000);
+        xfer_finish(t, SITX_ST_RATE_LIMITED, msg, NULL);
+        return 0;
+    }
     t->counted = 1;
     c->n_active++;
     c->rx_t = t;
@@ -277,8 +361,8 @@ int transfer_ready_for_frame(struct sitx_conn *c)
     if (t->chunk_cap - t->fill_len >= room) {
         return 1;
     }
-    if (t->job_busy) {
-        return 0;
+    if (t->job_busy || t->mem_wait != MEM_NONE) {
+        return 0; /* the job's completion, or the memory grant, resumes reading */
     }
     if (submit_fill(t) != 0) {
         xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
@@ -313,7 +397,8 @@ int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len)
     memcpy(t->fill + t->fill_len, bytes, len);
     t->fill_len += len;
     t->received += len;
-    if (t->fill_len == t->chunk_cap && !t->job_busy && t->received < t->size) {
+    if (t->fill_len == t->chunk_cap && !t->job_busy && t->mem_wait == MEM_NONE &&
+        t->received < t->size) {
         if (submit_fill(t) != 0) {
             xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
         }
@@ -359,7 +444,7 @@ int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
     }
     memcpy(t->end_hash, end->hash, sizeof(t->end_hash));
     c->rx_t = NULL;
-    if (t->job_busy) {
+    if (t->job_busy || t->mem_wait != MEM_NONE) {
         t->state = XF_ENDING;
     } else {
         start_final(t);
@@ -372,6 +457,7 @@ void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char
 {
     struct sitx_conn *c = t->conn;
     int failed_now = 0;
+    int waiting = 0;
 
     if (t->spare == NULL && t->state == XF_RECEIVING && !t->released) {
         t->spare = buf;
@@ -397,14 +483,29 @@ void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char
         sitx_tmpfile_discard(&t->tmp);
         t->tmp_open = 0;
     }
+    if (failed_now) {
+        budget_shrink(c->srv, t, 0); /* the validator is done with */
+    }
+    if (t->state == XF_RECEIVING || t->state == XF_ENDING) {
+        waiting = check_need(t);
+        if (waiting < 0) {
+            if (c->paused) {
+                conn_resume(c);
+            }
+            return;
+        }
+    }
     switch (t->state) {
     case XF_RECEIVING:
-        if (t->fill_len == t->chunk_cap && t->received < t->size && submit_fill(t) != 0) {
+        if (!waiting && t->fill_len == t->chunk_cap && t->received < t->size &&
+            submit_fill(t) != 0) {
             xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
         }
         break;
     case XF_ENDING:
-        start_final(t);
+        if (!waiting) {
+            start_final(t);
+        }
         break;
     case XF_DISCARDING:
         xfer_drop_resources(t);
@@ -432,6 +533,44 @@ void transfer_verify_done(struct transfer *t, int found)
     decide(t, 0);
 }
 
+void transfer_mem_granted(struct transfer *t)
+{
+    struct sitx_conn *c = t->conn;
+
+    if (t->state == XF_CHECKING) {
+        open_receive(t);
+        return;
+    }
+    if (t->val != NULL) {
+        sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
+    }
+    switch (t->state) {
+    case XF_RECEIVING:
+        if (!t->job_busy && t->fill_len == t->chunk_cap && t->received < t->size &&
+            submit_fill(t) != 0) {
+            xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+        }
+        break;
+    case XF_ENDING:
+        if (!t->job_busy) {
+            start_final(t);
+        }
+        break;
+    case XF_STORING:
+        if (!t->job_busy && store_final(t, NULL, 0) != 0) {
+            xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
+        }
+        break;
+    case XF_CHECKING:
+    case XF_DISCARDING:
+    case XF_DONE:
+        break;
+    }
+    if (c->paused) {
+        conn_resume(c);
+    }
+}
+
 void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
                          const char *stored_name)
 {
@@ -443,6 +582,23 @@ void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
     if (status == STORE_CANCELLED || t->result_sent) {
         t->state = XF_DONE;
         xfer_release(t);
+        return;
+    }
+    if (status == STORE_HELD) {
+        /* The header came with the last bytes: memory first, then the rest. */
+        switch (check_need(t)) {
+        case 0:
+            if (store_final(t, NULL, 0) != 0) {
+                xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
+            }
+            break;
+        case 1:
+            break;
+        default:
+            t->state = XF_DONE;
+            xfer_release(t);
+            break;
+        }
         return;
     }
     if (status == SITX_ST_OK) {

@@ -70,6 +70,9 @@ struct transfer {
     int tmp_open;
     struct sitx_content_hash hash;
     struct sitx_image_validator *val;
+    /* Set when nobody waits for the verdict any more (deadline, shutdown,
+     * sender gone): the validator stops at its next row or scan step. */
+    atomic_int cancel;
     uint8_t *fill; /* chunk being filled */
     size_t fill_len;
     size_t chunk_cap;
@@ -78,6 +81,13 @@ struct transfer {
     uint32_t width;       /* of the validated image, for the web page */
     uint32_t height;
     atomic_int commit;
+
+    /* Validation memory (budget.c), loop thread only. */
+    uint64_t mem_held;          /* reserved now */
+    uint64_t mem_want;          /* asked for while waiting */
+    int mem_wait;               /* enum mem_wait */
+    struct transfer *mem_next;  /* in a budget wait queue */
+    uint64_t cpu_ns;            /* validation CPU so far */
 };
 
 /* Record handlers, called by the connection for an authenticated sender.
@@ -105,6 +115,9 @@ void transfer_conn_closing(struct sitx_conn *c);
 /* Settles the offers that waited for a twin transfer which has ended.
  * Runs from a zero timer (server_wake_twins), never inside another walk. */
 void transfer_wake_twins(struct sitx_server *srv);
+
+/* budget.c: the memory t waited for is reserved; go on. */
+void transfer_mem_granted(struct transfer *t);
 
 /* store.c completions (loop thread). */
 void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,

@@ -6,6 +6,7 @@
  *   info FILE           prints "FORMAT WxH" of a valid image
  *   validate FILE       exit 0 and "ok", or 1 and the reason
  *   recompress IN OUT MODE [strip]   MODE: none, lossless, lossless-always, lossy[:Q]
+ *   bomb ztxt|pixels|scans|arith OUT [...]   crafted images (imgbomb.c)
  *
  * Output is deterministic for given arguments. */
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include "err.h"
 #include "image.h"
+#include "imgbomb.h"
 #include "secmem.h"
 
 enum { EXIT_SAME = 0, EXIT_DIFFERENT = 1, EXIT_TROUBLE = 2 };
@@ -35,7 +37,11 @@ static int usage(void)
                     "       sitx-imgtool recompress IN OUT none|lossless|lossless-always|lossy[:Q] "
                     "[strip]\n"
                     "       sitx-imgtool bench validate|none|lossless|lossless-always|lossy[:Q] "
-                    "FILE...\n");
+                    "FILE...\n"
+                    "       sitx-imgtool bomb ztxt OUT [CHUNKS]\n"
+                    "       sitx-imgtool bomb pixels OUT [W H [gray1]]\n"
+                    "       sitx-imgtool bomb scans OUT [W H [SCANS]]\n"
+                    "       sitx-imgtool bomb arith OUT [W H [NOISE]]\n");
     return EXIT_TROUBLE;
 }
 
@@ -464,6 +470,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "bench") == 0 && argc >= 4) {
         return bench(argc, argv);
+    }
+    if (strcmp(argv[1], "bomb") == 0) {
+        int rc = imgbomb_main(argc, argv);
+
+        return rc < 0 ? usage() : rc;
     }
     return usage();
 }
