@@ -116,6 +116,7 @@ void sitx_image_validator_set_budget(struct sitx_image_validator *v, uint64_t bu
                                      uint64_t file_len);
 /* 0 until the header is known, then the estimate above. */
 uint64_t sitx_image_validator_need(const struct sitx_image_validator *v);
+/* 1 while the validation waits for a budget of at least its need. */
 int sitx_image_validator_held(const struct sitx_image_validator *v);
 
 /* cancel points to a flag another thread may set: once it is non-zero,

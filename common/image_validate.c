@@ -172,7 +172,7 @@ uint64_t sitx_image_validator_need(const struct sitx_image_validator *v)
 
 int sitx_image_validator_held(const struct sitx_image_validator *v)
 {
-    return v->err == 0 && v->ctl.held;
+    return v->err == 0 && v->ctl.held && v->ctl.budget > 0 && v->ctl.need > v->ctl.budget;
 }
 
 void sitx_image_validator_set_cancel(struct sitx_image_validator *v, const atomic_int *cancel)
