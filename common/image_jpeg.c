@@ -173,7 +173,7 @@ static void record_error(struct sitx_jpeg_stream *s)
 
 /* What the rest of the decode needs at most (image.h). Single-scan: a few
  * rows of blocks at 1/8 scale (component buffers, upsampling, output
- * rows), 64 bytes per block column per component is generous; multi-scan:
+ * rows: some 10 bytes a block column a component), 32 is generous; multi-scan:
  * the whole coefficient image on top; arithmetic: the whole file too. */
 static uint64_t need_after_header(const struct sitx_jpeg_stream *s)
 {
@@ -182,7 +182,7 @@ static uint64_t need_after_header(const struct sitx_jpeg_stream *s)
     int ci;
 
     for (ci = 0; ci < c->num_components; ci++) {
-        need += ((uint64_t)c->comp_info[ci].width_in_blocks + 2) * 64 *
+        need += ((uint64_t)c->comp_info[ci].width_in_blocks + 2) * 32 *
                 (uint64_t)c->comp_info[ci].v_samp_factor;
     }
     if (c->progressive_mode || c->comps_in_scan < c->num_components) {

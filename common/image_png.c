@@ -302,12 +302,19 @@ static int drop_chunk(uint64_t at, const uint8_t type[4])
 }
 
 /* The 8 bytes of a chunk header are in s->hdr: check the type, decide
- * whether the chunk goes to libpng, and pass the header on if it does. */
+ * whether the chunk goes to libpng, and pass the header on if it does.
+ * libpng's progressive reader holds each chunk but IDAT whole before it
+ * looks at it, so none larger than SITX_PNG_PASSED_CHUNK_MAX reaches it:
+ * such an ancillary chunk is skipped (libpng would only have warned that
+ * it is invalid), a critical one refused. A length over 2^31 - 1 still
+ * goes to libpng, which refuses it from the header. */
 static int take_header(struct sitx_png_stream *s)
 {
     uint64_t hdr_at = s->next_chunk;
     uint32_t n = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 |
                  (uint32_t)s->hdr[2] << 8 | s->hdr[3];
+    const char *type = (const char *)s->hdr + 4;
+    int big = n > SITX_PNG_PASSED_CHUNK_MAX && n <= PNG_UINT_31_MAX && memcmp(type, "IDAT", 4) != 0;
     char m[SITX_IMAGE_ERR_MAX];
     int k;
 
@@ -319,12 +326,18 @@ static int take_header(struct sitx_png_stream *s)
             return s->err;
         }
     }
-    s->after_iend = memcmp(s->hdr + 4, "IEND", 4) == 0;
+    s->after_iend = memcmp(type, "IEND", 4) == 0;
     s->next_chunk = hdr_at + 12 + n;
     s->cur_pass = !drop_chunk(hdr_at, s->hdr + 4);
+    if (s->cur_pass && big && (hdr_at == 8 || (s->hdr[4] & 0x20) == 0)) {
+        sitx_image_seterr(m, "%.4s chunk of %u bytes is too large", type, (unsigned)n);
+        set_error(s, SITX_E_BAD_IMAGE, m);
+        return s->err;
+    }
+    s->cur_pass = s->cur_pass && !big;
     if (!s->cur_pass && n > SITX_IMAGE_CHUNK_MAX) {
         sitx_image_seterr(m, "%.4s chunk of %u bytes is over the %u-byte limit for ancillary chunks",
-                          (const char *)s->hdr + 4, (unsigned)n, (unsigned)SITX_IMAGE_CHUNK_MAX);
+                          type, (unsigned)n, (unsigned)SITX_IMAGE_CHUNK_MAX);
         set_error(s, SITX_E_LIMIT, m);
         return s->err;
     }

@@ -152,10 +152,10 @@ const char *sitx_image_validator_errstr(const struct sitx_image_validator *v)
 uint64_t sitx_image_memory_floor(const struct sitx_image_limits *lim)
 {
     uint64_t w = lim != NULL ? lim->max_width : 65535;
+    uint64_t png = 3 * (8 * w + 64);                 /* 3 rows of RGBA, 16 bits */
+    uint64_t jpeg = (w / 8 + 2) * 32 * 2 * 4;        /* see need_after_header() */
 
-    /* PNG: 3 rows of 8 bytes a pixel (RGBA, 16 bits); JPEG single-scan:
-     * 64 bytes a block column for up to 4 components, 2x vertical sampling. */
-    return SITX_IMAGE_MEMORY_BASE + 3 * (8 * w + 64) + (w / 8 + 2) * 64 * 4 * 2;
+    return SITX_IMAGE_MEMORY_BASE + (png > jpeg ? png : jpeg);
 }
 
 void sitx_image_validator_set_budget(struct sitx_image_validator *v, uint64_t budget,
