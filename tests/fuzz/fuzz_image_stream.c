@@ -1,5 +1,7 @@
 /* Streaming validation. Input: [seed:u8][image bytes]; the seed drives the
- * sizes of the chunks the image is fed in (1..4096 bytes). Beyond "no
+ * sizes of the chunks the image is fed in (1..4096 bytes), and with bit 1
+ * set the memory gate: a budget of one byte, so every JPEG stops after its
+ * header, and is raised to what it needs as soon as it does. Beyond "no
  * crash": the streamed verdict, its message and the image info equal
  * sitx_image_validate() on the whole buffer, and errors stick. Limits
  * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB. */
@@ -38,9 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sitx_image_validator_new(&v, &lim) != 0) {
         abort();
     }
+    if (data[0] & 2) {
+        sitx_image_validator_set_budget(v, 1, size - 1);
+    }
     while (off < size && src == 0) {
         size_t n;
 
+        if (sitx_image_validator_held(v)) {
+            if (sitx_image_validator_need(v) <= 1) {
+                abort(); /* held only for more than the budget */
+            }
+            sitx_image_validator_set_budget(v, sitx_image_validator_need(v), size - 1);
+        }
         st ^= st << 13;
         st ^= st >> 17;
         st ^= st << 5;
@@ -48,6 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n = n > size - off ? size - off : n;
         src = sitx_image_validator_feed(v, data + off, n);
         off += n;
+    }
+    if (src == 0 && sitx_image_validator_held(v)) {
+        sitx_image_validator_set_budget(v, sitx_image_validator_need(v), size - 1);
     }
     if (src == 0) {
         src = sitx_image_validator_finish(v, &streamed);
