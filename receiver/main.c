@@ -1,5 +1,6 @@
 /* sitx-recv: options, usage, key generation, and the loop's start and end. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -659,5 +660,13 @@ int main(int argc, char **argv)
     sitx_log_init("sitx-recv", cli.log_format, level);
     /* A peer that vanishes mid-write must give EPIPE, not kill the daemon. */
     signal(SIGPIPE, SIG_IGN);
+    /* Decoder buffers (coefficient images, held files) come and go on four
+     * threads. glibc would serve them from per-thread heaps once its
+     * adaptive mmap threshold has grown, and keep what they freed: the
+     * process would then hold more than --validation-memory. A fixed
+     * threshold maps every large block and gives it back on free. */
+    if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1) {
+        sitx_log(SITX_LOG_WARNING, "mallopt-failed", "what=M_MMAP_THRESHOLD");
+    }
     return run(&cli.cfg, &cli.web);
 }
