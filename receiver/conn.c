@@ -46,11 +46,12 @@ static void conn_free(struct sitx_conn *c)
         free(t);
     }
     sitx_reader_free(c->reader);
-    free(c->proxy);
+    proxy_end(c);
     sitx_hs_free(c->hs);
     sitx_cipher_free(c->tx);
     sitx_cipher_free(c->rx);
     free(c->rbuf);
+    adm_release(srv->adm, c->slot, ADM_END_CLOSED, uv_now(srv->loop));
     server_conn_gone(srv, c);
     sodium_memzero(c, sizeof(*c));
     free(c);
@@ -193,6 +194,8 @@ void conn_close(struct sitx_conn *c, const char *reason)
         return;
     }
     c->state = CONN_CLOSING;
+    adm_release(c->srv->adm, c->slot, ADM_END_CLOSED, uv_now(c->srv->loop));
+    c->slot = ADM_NO_SLOT;
     if (c->pairing) {
         pairing_conn_closing(c);
     }
@@ -249,7 +252,6 @@ static int waiting_on_us(const struct sitx_conn *c)
 static void on_timer(uv_timer_t *timer)
 {
     struct sitx_conn *c = timer->data;
-    char detail[64];
 
     if (c->close_later != NULL && c->state != CONN_CLOSING) {
         conn_close(c, c->close_later);
@@ -261,10 +263,7 @@ static void on_timer(uv_timer_t *timer)
         break;
     case CONN_HELLO:
     case CONN_HANDSHAKE:
-        snprintf(detail, sizeof(detail), "no handshake within %llu ms",
-                 (unsigned long long)c->srv->cfg->handshake_timeout_ms);
-        greet_fail(c, "timeout", detail);
-        break;
+        break; /* the server's admission tick watches handshakes */
     case CONN_OPEN:
         if (waiting_on_us(c)) {
             conn_start_idle(c);
@@ -355,28 +354,37 @@ void conn_abort(struct sitx_conn *c)
     conn_close(c, "shutdown");
 }
 
-/* "IP" and "IP:PORT" / "[IP]:PORT" of the peer; v4-mapped IPv6 shows as IPv4. */
-static void peer_names(struct sitx_conn *c)
+/* "IP" and "IP:PORT" / "[IP]:PORT" of the peer, and its admission
+ * address; v4-mapped IPv6 shows as IPv4. Returns 0 or a negative error. */
+static int peer_names(struct sitx_conn *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     char ip[CONN_ADDR_MAX] = "?";
     unsigned port = 0;
+    int rc;
 
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+    rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = adm_addr_from_sockaddr((const struct sockaddr *)&ss, &c->addr);
+    if (rc != 0) {
+        return rc;
+    }
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
 
-            uv_ip4_name(in, ip, sizeof(ip));
-            port = ntohs(in->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        uv_ip4_name(in, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
 
-            uv_ip6_name(in6, ip, sizeof(ip));
-            port = ntohs(in6->sin6_port);
-        }
+        uv_ip6_name(in6, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
     }
     conn_set_peer(c, ip, port);
+    return 0;
 }
 
 void conn_set_peer(struct sitx_conn *c, const char *ip, unsigned port)
@@ -394,38 +402,79 @@ static void on_refused_closed(uv_handle_t *h)
     free(h->data);
 }
 
-const char *conn_over_address_cap(const struct sitx_server *srv, const struct sitx_conn *c)
+/* Closes an unauthenticated connection at once, without the zero-length
+ * "refused" frame (a genuine sender would take that for a wrong key and give
+ * up) and without waiting for anything to flush: its slot is needed now.
+ * The caller has released the slot. */
+static void drop(struct sitx_conn *c, const char *reason)
 {
-    uint64_t same = 0;
-
-    for (const struct sitx_conn *o = srv->conns; o != NULL; o = o->next) {
-        if (o != c && strcmp(o->ip, c->ip) == 0) {
-            same++;
-        }
+    if (c->state == CONN_CLOSING) {
+        return;
     }
-    return same >= srv->cfg->max_per_address ? "too-many-from-address" : NULL;
+    c->state = CONN_CLOSING;
+    c->slot = ADM_NO_SLOT;
+    sitx_log(SITX_LOG_DEBUG, "connection-closed", "peer=%s key=- reason=%s images=0", c->peer,
+             reason);
+    conn_stop_reading(c);
+    uv_timer_stop(&c->timer);
+    close_handles(c);
 }
 
-/* Caps before anything is parsed: total and per source address. Behind a
- * proxy the address cap waits for the header's real address. */
-static const char *over_cap(const struct sitx_server *srv, const struct sitx_conn *c)
+void conn_handshake_expired(struct sitx_conn *c)
 {
+    adm_release(c->srv->adm, c->slot, ADM_END_TIMEOUT, uv_now(c->srv->loop));
+    drop(c, "handshake-timeout");
+}
+
+int conn_admit(struct sitx_conn *c)
+{
+    struct sitx_server *srv = c->srv;
+    void *victim = NULL;
+
     if (srv->stopping) {
-        return "stopping";
+        return 0;
     }
-    if (srv->cfg->proxy_protocol) {
-        if (strcmp(c->ip, "?") == 0) {
-            return "peer-gone"; /* reset before accept (a health check): no address to judge */
-        }
-        if (!proxy_trusted(srv, c)) {
-            return "untrusted-proxy";
-        }
-        return srv->n_conns >= srv->cfg->max_connections ? "too-many-connections" : NULL;
+    switch (adm_admit(srv->adm, &c->addr, uv_now(srv->loop), c, &c->slot, &victim)) {
+    case ADM_ADMIT:
+        return 1;
+    case ADM_EVICT:
+        /* Its slot is already the newcomer's. */
+        drop(victim, "evicted");
+        return 1;
+    case ADM_REFUSE:
+        web_note_conn_refused(srv, c->peer, "penalised");
+        break;
     }
-    if (srv->n_conns >= srv->cfg->max_connections) {
-        return "too-many-connections";
+    return 0;
+}
+
+void conn_refuse_admission(struct sitx_conn *c)
+{
+    drop(c, c->srv->stopping ? "stopping" : "penalised");
+}
+
+/* Before the PROXY header there is no sender address to admit: connections
+ * from trusted proxies wait, at most --max-startups of them, for a short
+ * while. A refusal here is the proxy's doing (or a stranger's): rationed. */
+static int proxy_refused(struct sitx_server *srv, struct sitx_conn *c)
+{
+    const char *refuse = NULL;
+
+    if (srv->stopping) {
+        refuse = "stopping";
+    } else if (!proxy_trusted(srv, c)) {
+        refuse = "untrusted-proxy";
+    } else if (srv->n_proxy_wait >= srv->cfg->adm.max_startups) {
+        refuse = "too-many-startups";
     }
-    return conn_over_address_cap(srv, c);
+    if (refuse == NULL) {
+        return 0;
+    }
+    if (adm_log_allowed(srv->adm, &c->addr)) {
+        sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s reason=%s", c->peer, refuse);
+    }
+    web_note_conn_refused(srv, c->peer, refuse);
+    return 1;
 }
 
 static int conn_start(struct sitx_conn *c)
@@ -434,14 +483,13 @@ static int conn_start(struct sitx_conn *c)
     int rc;
 
     c->reader = sitx_reader_new(SITX_FRAME_MAX);
-    c->rbuf = malloc(CONN_READ_BUF);
-    if (c->reader == NULL || c->rbuf == NULL) {
+    if (c->reader == NULL) {
         return SITX_E_NOMEM;
     }
     /* Small records (RESULT, ACCEPT) should not wait for Nagle. */
     (void)uv_tcp_nodelay(&c->tcp, 1);
     if (srv->cfg->proxy_protocol) {
-        uint64_t ms = srv->cfg->handshake_timeout_ms;
+        uint64_t ms = srv->cfg->adm.timeout_ms;
 
         rc = proxy_begin(c);
         if (rc != 0) {
@@ -466,14 +514,15 @@ int conn_greet(struct sitx_conn *c)
         return rc;
     }
     c->state = CONN_HELLO;
-    uv_timer_start(&c->timer, on_timer, c->srv->cfg->handshake_timeout_ms, 0);
+    uv_timer_stop(&c->timer); /* the PROXY header's, if any: the admission tick takes over */
+    server_watch_handshakes(c->srv);
     return 0;
 }
 
 void conn_accept(struct sitx_server *srv)
 {
     struct sitx_conn *c;
-    const char *refuse;
+    int admitted;
     int rc;
 
     c = calloc(1, sizeof(*c));
@@ -483,23 +532,27 @@ void conn_accept(struct sitx_server *srv)
     }
     c->srv = srv;
     c->state = srv->cfg->proxy_protocol ? CONN_PROXY : CONN_HELLO;
+    c->slot = ADM_NO_SLOT;
     snprintf(c->keyfp, sizeof(c->keyfp), "-");
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
     rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp);
-    if (rc == 0) {
-        peer_names(c);
-        refuse = over_cap(srv, c);
-        if (refuse != NULL) {
-            sitx_log(strcmp(refuse, "peer-gone") == 0 ? SITX_LOG_DEBUG : SITX_LOG_WARNING,
-                     "connection-refused", "peer=%s reason=%s", c->peer, refuse);
-            web_note_conn_refused(srv, c->peer, refuse);
+    if (rc != 0) {
+        if (adm_log_allowed(srv->adm, &c->addr)) {
+            sitx_log(SITX_LOG_ERR, "accept-failed", "error=%s", uv_strerror(rc));
         }
-    } else {
-        sitx_log(SITX_LOG_ERR, "accept-failed", "error=%s", uv_strerror(rc));
-        refuse = "accept-failed";
+    } else if ((rc = peer_names(c)) != 0) {
+        /* Reset before we could look (a health check, a scanner): no address to judge. */
+        sitx_log(SITX_LOG_DEBUG, "connection-refused", "peer=? reason=peer-gone");
     }
-    if (refuse != NULL) {
+    if (rc == 0) {
+        /* Behind a proxy admission waits for the header's address; refusals
+         * of direct connections are counted by admission and summarised. */
+        admitted = srv->cfg->proxy_protocol ? !proxy_refused(srv, c) : conn_admit(c);
+    } else {
+        admitted = 0;
+    }
+    if (!admitted) {
         uv_close((uv_handle_t *)&c->tcp, on_refused_closed);
         return;
     }

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "admission.h"
 #include "greeting.h"
 #include "handshake.h"
 #include "keyfile.h"
@@ -29,6 +30,9 @@ enum conn_state {
 
 #define CONN_ADDR_MAX 64
 #define CONN_READ_BUF (64u * 1024u)
+/* Before authentication reads go into a small buffer inside the struct: a
+ * slot costs little memory, and the big one comes with authentication. */
+#define CONN_HS_BUF 512u
 /* Bytes of queued writes past which we stop reading: a sender that sends
  * offers but never reads the answers must not make us buffer without end. */
 #define CONN_WRITE_BACKLOG (256u * 1024u)
@@ -46,6 +50,8 @@ struct sitx_conn {
     struct sitx_conn *next;
 
     char ip[CONN_ADDR_MAX];               /* for the per-address cap */
+    struct adm_addr addr;                 /* the same, for admission */
+    uint32_t slot;                        /* pre-authentication slot, or ADM_NO_SLOT */
     char peer[CONN_ADDR_MAX];             /* "IP:PORT" or "[IP]:PORT" for logs */
     char via[CONN_ADDR_MAX];              /* the proxy's "IP:PORT", or "" when direct */
     char keyfp[SITX_FINGERPRINT_LEN + 1]; /* fingerprint, "password", or "-" */
@@ -61,7 +67,8 @@ struct sitx_conn {
     struct sitx_hs *hs;
     struct sitx_cipher *tx;
     struct sitx_cipher *rx;
-    uint8_t *rbuf;        /* CONN_READ_BUF bytes for uv_read */
+    uint8_t *rbuf;        /* CONN_READ_BUF bytes for uv_read, once authenticated */
+    uint8_t hsbuf[CONN_HS_BUF]; /* for uv_read until then */
     int reading;          /* uv_read_start is active */
     int paused;           /* reading stopped: a write job holds both chunks, or writes back up */
     size_t write_backlog; /* bytes in write requests not yet completed */
@@ -74,19 +81,28 @@ struct sitx_conn {
     const char *close_later; /* conn_close_later() reason, acted on from the timer */
 };
 
-/* Accepts a pending connection from the listener: checks the caps, then
- * sends the greeting and starts the handshake timer. Never fails loudly:
- * a refused or failed accept is logged and closed. */
+/* Accepts a pending connection from the listener and asks admission for a
+ * pre-authentication slot (which may evict another connection), then sends
+ * the greeting. Never fails loudly: a refused connection is closed and
+ * counted for the summary, a failed accept is logged. */
 void conn_accept(struct sitx_server *srv);
 
-/* Sends the greeting and starts the handshake timeout: at once for a direct
- * connection, after the PROXY header behind a proxy. 0 or a negative error. */
+/* Sends the greeting; from then on the admission tick watches the
+ * handshake: at once for a direct connection, after the PROXY header
+ * behind a proxy. 0 or a negative error. */
 int conn_greet(struct sitx_conn *c);
 /* Sets c->ip and c->peer from a numeric address and a port. */
 void conn_set_peer(struct sitx_conn *c, const char *ip, unsigned port);
-/* The per-address cap on c->ip, counting the other connections: the reason
- * to refuse, or NULL. */
-const char *conn_over_address_cap(const struct sitx_server *srv, const struct sitx_conn *c);
+/* Asks admission for a pre-authentication slot for c->addr, evicting the
+ * stalest connection of a full group if need be: 1 when c may go on, 0
+ * when its source is penalised or the server stops (close it with
+ * conn_refuse_admission). */
+int conn_admit(struct sitx_conn *c);
+void conn_refuse_admission(struct sitx_conn *c);
+
+/* The handshake timeout ran out (from the server's admission tick):
+ * counted, its source struck, and closed without a word. */
+void conn_handshake_expired(struct sitx_conn *c);
 
 /* Sends a raw byte string (greeting, handshake frame). Returns 0 or a negative error. */
 int conn_send_raw(struct sitx_conn *c, const uint8_t *buf, size_t len);
@@ -139,8 +155,11 @@ void greet_fail(struct sitx_conn *c, const char *reason, const char *detail);
 #define CONN_PROXY_TIMEOUT_MS 3000
 /* 1 when the TCP peer c->ip is a trusted proxy. */
 int proxy_trusted(const struct sitx_server *srv, const struct sitx_conn *c);
-/* Allocates the header parser; the connection then waits in CONN_PROXY. */
+/* Allocates the header parser; the connection then waits in CONN_PROXY,
+ * counted in srv->n_proxy_wait until proxy_end(). */
 int proxy_begin(struct sitx_conn *c);
+/* Frees the header parser, if any. */
+void proxy_end(struct sitx_conn *c);
 /* Bytes that arrived in CONN_PROXY: *p and *n are advanced past the header.
  * On a whole header the real address replaces the proxy's, the caps are
  * checked and the greeting goes out. Returns 0, or -1 when c was closed. */

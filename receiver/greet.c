@@ -2,6 +2,7 @@
  * NNpsk0 in password mode) driven by its action, with frames of exactly the
  * expected size. Nothing else is parsed until it completes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -28,20 +29,43 @@ void greet_fail(struct sitx_conn *c, const char *reason, const char *detail)
     if (c->state == CONN_CLOSING) {
         return;
     }
-    sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=%s detail=%s", c->peer, reason,
-             sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    /* Anyone can fail a handshake: past a few lines per interval, only counted. */
+    if (adm_log_allowed(c->srv->adm, &c->addr)) {
+        sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=%s detail=%s", c->peer, reason,
+                 sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    }
     web_note_auth_failed(c, reason, detail);
     /* A zero-length frame says "handshake refused"; it is all we can say in clear. */
     (void)conn_send_raw(c, refused, sizeof(refused));
     conn_close(c, "auth-failed");
 }
 
+/* The caps on authenticated connections: in total and per address. NULL
+ * when c may stay, else the reason. */
+static const char *over_authed_caps(const struct sitx_conn *c)
+{
+    const struct sitx_server *srv = c->srv;
+    uint64_t same = 0;
+
+    if (srv->n_authed >= srv->cfg->max_connections) {
+        return "too-many-connections";
+    }
+    for (const struct sitx_conn *o = srv->conns; o != NULL; o = o->next) {
+        if (o->authed && strcmp(o->ip, c->ip) == 0) {
+            same++;
+        }
+    }
+    return same >= srv->cfg->max_per_address ? "too-many-from-address" : NULL;
+}
+
 /* The handshake is over: keys in place, the sender checked against the
- * authorised list in key mode. */
+ * authorised list in key mode and against the caps on authenticated
+ * connections. */
 static int complete(struct sitx_conn *c)
 {
     struct sitx_server *srv = c->srv;
     const struct sitx_peer *peer = NULL;
+    const char *busy;
     uint8_t pk[SITX_DH_LEN];
     uint8_t h[SITX_HASHLEN];
     char qname[200];
@@ -76,6 +100,9 @@ static int complete(struct sitx_conn *c)
     c->hs = NULL;
     c->state = CONN_OPEN;
     sitx_reader_set_limit(c->reader, SITX_FRAME_MAX, 0);
+    /* The slot is free for the next newcomer, whatever happens now. */
+    adm_release(srv->adm, c->slot, ADM_END_AUTHED, uv_now(srv->loop));
+    c->slot = ADM_NO_SLOT;
     if (c->pairing) {
         /* Not an authorised sender (yet): only pairing messages from here on. */
         rc = pairing_on_handshake(c, pk, h);
@@ -83,14 +110,32 @@ static int complete(struct sitx_conn *c)
         return rc < 0 ? -1 : 1;
     }
     if (c->mode == SITX_AUTH_KEY && peer == NULL) {
-        sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=unknown-key key=%s", c->peer,
-                 c->keyfp);
+        /* A key costs nothing to make: these lines are rationed too. */
+        if (adm_log_allowed(srv->adm, &c->addr)) {
+            sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=unknown-key key=%s",
+                     c->peer, c->keyfp);
+        }
         web_note_auth_failed(c, "unknown-key", "this key is not an authorised sender");
         conn_send_close(c, SITX_CLOSE_UNAUTHORIZED, "this key is not an authorised sender");
         conn_close(c, "unauthorized");
         return -1;
     }
+    busy = over_authed_caps(c);
+    if (busy != NULL) {
+        /* An authorised sender: worth its own line, and a reason it can act on. */
+        sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s key=%s reason=%s", c->peer,
+                 c->keyfp, busy);
+        conn_send_close(c, SITX_CLOSE_BUSY, busy);
+        conn_close(c, busy);
+        return -1;
+    }
+    c->rbuf = malloc(CONN_READ_BUF);
+    if (c->rbuf == NULL) {
+        conn_close(c, "out-of-memory");
+        return -1;
+    }
     c->authed = 1;
+    srv->n_authed++;
     conn_start_idle(c); /* replaces the handshake timeout */
     if (peer != NULL && peer->name[0] != '\0') {
         sitx_log(SITX_LOG_INFO, "authenticated", "peer=%s key=%s mode=key name=%s", c->peer,

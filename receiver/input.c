@@ -10,6 +10,7 @@
 #include "err.h"
 #include "pairing.h"
 #include "record.h"
+#include "server.h"
 #include "transfer.h"
 #include "transport.h"
 #include "web.h"
@@ -115,7 +116,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     struct sitx_conn *c = h->data;
 
     (void)suggested;
-    *buf = uv_buf_init((char *)c->rbuf, CONN_READ_BUF);
+    if (c->rbuf != NULL) {
+        *buf = uv_buf_init((char *)c->rbuf, CONN_READ_BUF);
+    } else {
+        *buf = uv_buf_init((char *)c->hsbuf, CONN_HS_BUF);
+    }
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -135,6 +140,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     web_note_bytes(c->srv, n);
     if (c->state == CONN_OPEN) {
         conn_start_idle(c);
+    } else {
+        adm_seen(c->srv->adm, c->slot, n); /* no longer silent */
     }
     if (c->state == CONN_PROXY && proxy_on_bytes(c, &p, &n) != 0) {
         return;

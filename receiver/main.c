@@ -50,7 +50,16 @@ enum opt_id {
     OPT_MIN_FREE,
     OPT_VALIDATION_MEMORY,
     OPT_VALIDATION_CPU,
+    OPT_MAX_STARTUPS,
+    OPT_MAX_STARTUPS_PER_ADDRESS,
+    OPT_MAX_STARTUPS_PER_PREFIX,
     OPT_HANDSHAKE_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT_MIN,
+    OPT_PENALTY,
+    OPT_PENALTY_MIN,
+    OPT_PENALTY_MAX,
+    OPT_PENALTY_SOURCES,
+    OPT_LOG_INTERVAL,
     OPT_IDLE_TIMEOUT,
     OPT_ON_RECEIVE,
     OPT_ON_RECEIVE_TIMEOUT,
@@ -83,7 +92,16 @@ static const struct option long_options[] = {
     {"min-free", required_argument, NULL, OPT_MIN_FREE},
     {"validation-memory", required_argument, NULL, OPT_VALIDATION_MEMORY},
     {"validation-cpu", required_argument, NULL, OPT_VALIDATION_CPU},
+    {"max-startups", required_argument, NULL, OPT_MAX_STARTUPS},
+    {"max-startups-per-address", required_argument, NULL, OPT_MAX_STARTUPS_PER_ADDRESS},
+    {"max-startups-per-prefix", required_argument, NULL, OPT_MAX_STARTUPS_PER_PREFIX},
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"handshake-timeout-min", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT_MIN},
+    {"penalty", required_argument, NULL, OPT_PENALTY},
+    {"penalty-min", required_argument, NULL, OPT_PENALTY_MIN},
+    {"penalty-max", required_argument, NULL, OPT_PENALTY_MAX},
+    {"penalty-sources", required_argument, NULL, OPT_PENALTY_SOURCES},
+    {"log-interval", required_argument, NULL, OPT_LOG_INTERVAL},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"on-receive", required_argument, NULL, OPT_ON_RECEIVE},
     {"on-receive-timeout", required_argument, NULL, OPT_ON_RECEIVE_TIMEOUT},
@@ -119,6 +137,7 @@ struct cli {
     int help;
     int version;
     int n_opts;
+    int timeout_min_given; /* --handshake-timeout-min was given */
 };
 
 static void usage(FILE *out)
@@ -147,8 +166,9 @@ static void usage(FILE *out)
             "  --deadline SECONDS              per image, from offer to stored (default 10)\n"
             "  --max-size BYTES                largest image, e.g. 64M (default 64M)\n"
             "  --max-pixels N                  most pixels per image, e.g. 64M (default 64M)\n"
-            "  --max-connections N             connections at once (default 64)\n"
-            "  --max-per-address N             connections from one address (default 8)\n"
+            "  --max-connections N             authenticated connections at once (default 64)\n"
+            "  --max-per-address N             authenticated connections from one address\n"
+            "                                  (default 8)\n"
             "  --max-transfers-per-sender N    images in progress per sender (default 16)\n"
             "  --min-free BYTES                free space to keep on the inbox's disk (default "
             "64M)\n"
@@ -157,7 +177,24 @@ static void usage(FILE *out)
             "                                  (default 64M, at least 8M)\n"
             "  --validation-cpu SECONDS        validation CPU time per sender key per minute;\n"
             "                                  past it, offers get RATE_LIMITED (default 30)\n"
+            "\n"
+            "Before authentication (see sitx-recv(8), \"Under attack\"):\n"
+            "  --max-startups N                unauthenticated connections at once; when full,\n"
+            "                                  a newcomer evicts the stalest (default 64)\n"
+            "  --max-startups-per-address N    ... from one address (default 16)\n"
+            "  --max-startups-per-prefix N     ... from one IPv4 /24 or IPv6 /64 (default 32)\n"
             "  --handshake-timeout SECONDS     time to authenticate (default 10)\n"
+            "  --handshake-timeout-min SECONDS the same with every startup slot taken; it\n"
+            "                                  shrinks from half full on (default 2)\n"
+            "  --penalty SECONDS               added to an address per handshake timeout or\n"
+            "                                  eviction; 0 turns penalties off (default 5)\n"
+            "  --penalty-min SECONDS           refuse an address while its penalty is above\n"
+            "                                  this (default 15)\n"
+            "  --penalty-max SECONDS           longest penalty (default 600)\n"
+            "  --penalty-sources N             addresses remembered (default 4096)\n"
+            "  --log-interval SECONDS          summarise refusals, evictions and timeouts this\n"
+            "                                  often (default 10)\n"
+            "\n"
             "  --idle-timeout SECONDS          silence before a connection is closed (default "
             "30)\n"
             "  --on-receive CMD                run CMD after each stored image (split on spaces,\n"
@@ -238,6 +275,17 @@ static uint64_t parse_seconds(const char *name, const char *arg)
 
     if (sitx_parse_duration_ms(arg, &ms) != 0 || ms == 0) {
         usage_error("%s: not a positive duration: `%s'", name, arg);
+    }
+    return ms;
+}
+
+/* A duration that may be 0 (to turn something off). */
+static uint64_t parse_seconds0(const char *name, const char *arg)
+{
+    uint64_t ms = 0;
+
+    if (sitx_parse_duration_ms(arg, &ms) != 0) {
+        usage_error("%s: not a duration: `%s'", name, arg);
     }
     return ms;
 }
@@ -372,8 +420,36 @@ static void take_option(struct cli *cli, int id, const char *arg)
     case OPT_VALIDATION_CPU:
         cfg->validation_cpu_ms = parse_seconds("--validation-cpu", arg);
         break;
+    case OPT_MAX_STARTUPS:
+        cfg->adm.max_startups = (unsigned)parse_count("--max-startups", arg);
+        break;
+    case OPT_MAX_STARTUPS_PER_ADDRESS:
+        cfg->adm.per_address = (unsigned)parse_count("--max-startups-per-address", arg);
+        break;
+    case OPT_MAX_STARTUPS_PER_PREFIX:
+        cfg->adm.per_prefix = (unsigned)parse_count("--max-startups-per-prefix", arg);
+        break;
     case OPT_HANDSHAKE_TIMEOUT:
-        cfg->handshake_timeout_ms = parse_seconds("--handshake-timeout", arg);
+        cfg->adm.timeout_ms = parse_seconds("--handshake-timeout", arg);
+        break;
+    case OPT_HANDSHAKE_TIMEOUT_MIN:
+        cfg->adm.timeout_min_ms = parse_seconds("--handshake-timeout-min", arg);
+        cli->timeout_min_given = 1;
+        break;
+    case OPT_PENALTY:
+        cfg->adm.penalty_ms = parse_seconds0("--penalty", arg);
+        break;
+    case OPT_PENALTY_MIN:
+        cfg->adm.penalty_min_ms = parse_seconds0("--penalty-min", arg);
+        break;
+    case OPT_PENALTY_MAX:
+        cfg->adm.penalty_max_ms = parse_seconds("--penalty-max", arg);
+        break;
+    case OPT_PENALTY_SOURCES:
+        cfg->adm.penalty_sources = (unsigned)parse_count("--penalty-sources", arg);
+        break;
+    case OPT_LOG_INTERVAL:
+        cfg->log_interval_ms = parse_seconds("--log-interval", arg);
         break;
     case OPT_IDLE_TIMEOUT:
         cfg->idle_timeout_ms = parse_seconds("--idle-timeout", arg);
@@ -478,9 +554,9 @@ static void parse_args(int argc, char **argv, struct cli *cli)
 }
 
 /* The checks that need the whole command line. */
-static void check_args(const struct cli *cli)
+static void check_args(struct cli *cli)
 {
-    const struct recv_config *cfg = &cli->cfg;
+    struct recv_config *cfg = &cli->cfg;
 
     if (cli->gen_key != NULL || cli->print_public != NULL) {
         if (cli->n_opts != 1) {
@@ -538,6 +614,15 @@ static void check_args(const struct cli *cli)
         usage_error("--http on %s, which is not a loopback address, needs --http-token-file FILE "
                     "(anyone who can reach it would see the inbox)",
                     cli->web.host);
+    }
+    if (cfg->adm.timeout_min_ms > cfg->adm.timeout_ms) {
+        if (cli->timeout_min_given) {
+            usage_error("%s", "--handshake-timeout-min is longer than --handshake-timeout");
+        }
+        cfg->adm.timeout_min_ms = cfg->adm.timeout_ms; /* a short timeout needs no floor below it */
+    }
+    if (cfg->adm.penalty_ms > 0 && cfg->adm.penalty_min_ms >= cfg->adm.penalty_max_ms) {
+        usage_error("%s", "--penalty-min must be shorter than --penalty-max");
     }
     if (cfg->key_file == NULL && cfg->password_file == NULL && getenv("SITX_PASSWORD") == NULL) {
         usage_error("%s", "give --password-file FILE (or SITX_PASSWORD), or --key FILE and "

@@ -1,11 +1,14 @@
 /* Behind a load balancer (--proxy-protocol): every connection must come
  * from a trusted proxy and start with a PROXY v2 header, read before the
  * greeting goes out, with a short timeout and the parser's size cap. The
- * header's source address then stands for the connection everywhere: the
- * per-address cap, every log line, the hook's SITX_PEER. */
+ * header's source address then stands for the connection everywhere:
+ * admission (its startup slot, caps and penalties), every log line, the
+ * hook's SITX_PEER. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cidr.h"
 #include "conn.h"
@@ -29,7 +32,17 @@ int proxy_begin(struct sitx_conn *c)
     }
     sitx_proxyhdr_init(c->proxy);
     c->state = CONN_PROXY;
+    c->srv->n_proxy_wait++;
     return 0;
+}
+
+void proxy_end(struct sitx_conn *c)
+{
+    if (c->proxy != NULL) {
+        free(c->proxy);
+        c->proxy = NULL;
+        c->srv->n_proxy_wait--;
+    }
 }
 
 static const char *failure_name(int rc)
@@ -50,8 +63,10 @@ static void header_failed(struct sitx_conn *c, const char *reason, const char *d
 {
     char qdetail[300];
 
-    sitx_log(SITX_LOG_WARNING, "proxy-header-failed", "peer=%s reason=%s detail=%s", c->peer,
-             reason, sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    if (adm_log_allowed(c->srv->adm, &c->addr)) {
+        sitx_log(SITX_LOG_WARNING, "proxy-header-failed", "peer=%s reason=%s detail=%s", c->peer,
+                 reason, sitx_log_quote(detail, qdetail, sizeof(qdetail)));
+    }
     web_note_auth_failed(c, "proxy-header", detail);
     /* Nothing was sent yet, not even the greeting: there is no one to tell. */
     conn_close(c, "bad-proxy-header");
@@ -62,8 +77,8 @@ void proxy_timeout(struct sitx_conn *c)
     char detail[64];
 
     snprintf(detail, sizeof(detail), "no PROXY header within %llu ms",
-             (unsigned long long)(c->srv->cfg->handshake_timeout_ms < CONN_PROXY_TIMEOUT_MS
-                                      ? c->srv->cfg->handshake_timeout_ms
+             (unsigned long long)(c->srv->cfg->adm.timeout_ms < CONN_PROXY_TIMEOUT_MS
+                                      ? c->srv->cfg->adm.timeout_ms
                                       : CONN_PROXY_TIMEOUT_MS));
     header_failed(c, "timeout", detail);
 }
@@ -73,6 +88,7 @@ void proxy_timeout(struct sitx_conn *c)
 static void take_address(struct sitx_conn *c, const struct sitx_proxy_info *in)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
+    struct sockaddr_storage ss;
 
     if (in->command == SITX_PROXY_LOCAL) {
         sitx_log(SITX_LOG_DEBUG, "proxy-local", "peer=%s", c->peer);
@@ -82,13 +98,25 @@ static void take_address(struct sitx_conn *c, const struct sitx_proxy_info *in)
     (void)inet_ntop(in->family == SITX_PROXY_AF_INET ? AF_INET : AF_INET6, in->src, ip,
                     sizeof(ip));
     conn_set_peer(c, ip, in->src_port);
+    memset(&ss, 0, sizeof(ss));
+    if (in->family == SITX_PROXY_AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_addr, in->src, 4);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        a->sin6_family = AF_INET6;
+        memcpy(&a->sin6_addr, in->src, 16);
+    }
+    (void)adm_addr_from_sockaddr((const struct sockaddr *)&ss, &c->addr);
     sitx_log(SITX_LOG_DEBUG, "proxied", "peer=%s via=%s crc32c=%s", c->peer, c->via,
              in->crc_checked ? "ok" : "none");
 }
 
 int proxy_on_bytes(struct sitx_conn *c, const uint8_t **p, size_t *n)
 {
-    const char *refuse;
     size_t used = 0;
     int rc = sitx_proxyhdr_feed(c->proxy, *p, *n, &used);
 
@@ -102,13 +130,11 @@ int proxy_on_bytes(struct sitx_conn *c, const uint8_t **p, size_t *n)
         return -1;
     }
     take_address(c, sitx_proxyhdr_info(c->proxy));
-    free(c->proxy);
-    c->proxy = NULL;
-    refuse = conn_over_address_cap(c->srv, c);
-    if (refuse != NULL) {
-        sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s via=%s reason=%s", c->peer,
-                 c->via[0] != '\0' ? c->via : "-", refuse);
-        conn_close(c, refuse);
+    proxy_end(c);
+    /* Now the sender's address is known: a startup slot, as for a direct
+     * connection (refusals are summarised by admission). */
+    if (!conn_admit(c)) {
+        conn_refuse_admission(c);
         return -1;
     }
     rc = conn_greet(c);

@@ -43,7 +43,8 @@ void recv_config_default(struct recv_config *cfg)
     cfg->max_per_address = 8;
     cfg->max_transfers_per_sender = 16;
     cfg->min_free = 64u << 20;
-    cfg->handshake_timeout_ms = 10 * 1000;
+    adm_config_default(&cfg->adm);
+    cfg->log_interval_ms = 10 * 1000;
     cfg->idle_timeout_ms = 30 * 1000;
     cfg->hook_timeout_ms = 30 * 1000;
     cfg->validation_memory = 64u << 20;
@@ -176,6 +177,13 @@ int server_init(struct sitx_server *s, uv_loop_t *loop, const struct recv_config
     /* No single decoder may take more than all of them together. */
     s->limits.max_memory = cfg->validation_memory;
     budget_init(&s->budget, cfg->validation_memory, cfg->validation_cpu_ms);
+    rc = adm_new(&cfg->adm, uv_now(loop), &s->adm);
+    if (rc != 0) {
+        sitx_log(SITX_LOG_ERR, "config-error", "error=%s",
+                 rc == SITX_E_NOMEM ? "out of memory for the admission table"
+                                    : "--handshake-timeout-min is longer than --handshake-timeout");
+        return rc;
+    }
     if (cfg->on_receive != NULL) {
         rc = hook_runner_new(s, cfg->on_receive, cfg->hook_timeout_ms, &s->hooks);
         if (rc != 0) {
@@ -201,6 +209,19 @@ static void close_server_handle(struct sitx_server *s, uv_handle_t *h)
     }
 }
 
+static void log_summary(void *arg, const char *event, const char *fields)
+{
+    (void)arg;
+    sitx_log(SITX_LOG_NOTICE, event, "%s", fields);
+}
+
+static void on_summary(uv_timer_t *timer)
+{
+    struct sitx_server *s = timer->data;
+
+    adm_summarise(s->adm, uv_now(s->loop), log_summary, NULL);
+}
+
 /* Everything is gone: close our own handles so that the loop ends. */
 static void maybe_finish(struct sitx_server *s)
 {
@@ -217,7 +238,10 @@ static void maybe_finish(struct sitx_server *s)
     close_server_handle(s, (uv_handle_t *)&s->watchdog);
     close_server_handle(s, (uv_handle_t *)&s->grace);
     close_server_handle(s, (uv_handle_t *)&s->wake);
+    close_server_handle(s, (uv_handle_t *)&s->adm_tick);
+    close_server_handle(s, (uv_handle_t *)&s->summary);
     if (s->started) {
+        on_summary(&s->summary); /* what the last interval saw */
         /* grace-expired says whether transfers were cut off by the stop
          * itself; transfers whose sender left are logged as "aborted". */
         sitx_log(SITX_LOG_NOTICE, "stopped", "grace-expired=%s", s->aborted ? "yes" : "no");
@@ -360,7 +384,9 @@ static void init_server_handles(struct sitx_server *s)
     uv_timer_init(s->loop, &s->watchdog);
     uv_timer_init(s->loop, &s->grace);
     uv_timer_init(s->loop, &s->wake);
-    s->handles_open = 7;
+    uv_timer_init(s->loop, &s->adm_tick);
+    uv_timer_init(s->loop, &s->summary);
+    s->handles_open = 9;
     s->listener.data = s;
     s->sig_int.data = s;
     s->sig_term.data = s;
@@ -368,6 +394,8 @@ static void init_server_handles(struct sitx_server *s)
     s->watchdog.data = s;
     s->grace.data = s;
     s->wake.data = s;
+    s->adm_tick.data = s;
+    s->summary.data = s;
 }
 
 int server_start(struct sitx_server *s)
@@ -404,6 +432,7 @@ int server_start(struct sitx_server *s)
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+    uv_timer_start(&s->summary, on_summary, s->cfg->log_interval_ms, s->cfg->log_interval_ms);
     wd_ms = sitx_sd_watchdog_ms();
     if (wd_ms > 0) {
         uv_timer_start(&s->watchdog, on_watchdog, wd_ms / 2 > 0 ? wd_ms / 2 : 1,
@@ -446,6 +475,9 @@ void server_conn_gone(struct sitx_server *s, struct sitx_conn *c)
     c->prev = NULL;
     c->next = NULL;
     s->n_conns--;
+    if (c->authed) {
+        s->n_authed--;
+    }
     web_note_connections(s);
     maybe_finish(s);
 }
@@ -460,6 +492,35 @@ void server_wake_twins(struct sitx_server *s)
 {
     if (!s->finished && s->handles_open > 0 && !uv_is_closing((uv_handle_t *)&s->wake)) {
         uv_timer_start(&s->wake, on_wake, 0, 0);
+    }
+}
+
+/* Handshake timeouts are checked this often: the timeout shrinks for
+ * connections already waiting, as the slots fill. */
+#define ADM_TICK_MS 250
+
+static void on_adm_tick(uv_timer_t *timer)
+{
+    struct sitx_server *s = timer->data;
+    void *expired[64];
+    size_t n;
+    size_t i;
+
+    do {
+        n = adm_expired(s->adm, uv_now(s->loop), expired, sizeof(expired) / sizeof(expired[0]));
+        for (i = 0; i < n; i++) {
+            conn_handshake_expired(expired[i]); /* releases its slot */
+        }
+    } while (n == sizeof(expired) / sizeof(expired[0]));
+    if (adm_count(s->adm) == 0) {
+        uv_timer_stop(&s->adm_tick);
+    }
+}
+
+void server_watch_handshakes(struct sitx_server *s)
+{
+    if (!uv_is_active((uv_handle_t *)&s->adm_tick) && !uv_is_closing((uv_handle_t *)&s->adm_tick)) {
+        uv_timer_start(&s->adm_tick, on_adm_tick, ADM_TICK_MS, ADM_TICK_MS);
     }
 }
 
@@ -482,6 +543,8 @@ unsigned server_sender_transfers(const struct sitx_server *s, const uint8_t id[s
 
 void server_clear(struct sitx_server *s)
 {
+    adm_free(s->adm);
+    s->adm = NULL;
     hook_runner_free(s->hooks);
     s->hooks = NULL;
     index_free(s->index);

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "admission.h"
 #include "budget.h"
 #include "cidr.h"
 #include "greeting.h"
@@ -41,11 +42,12 @@ struct recv_config {
     uint64_t deadline_ms;
     uint64_t max_size;
     uint64_t max_pixels;
-    uint64_t max_connections;
-    uint64_t max_per_address;
+    uint64_t max_connections; /* authenticated connections at once */
+    uint64_t max_per_address; /* ... from one address */
     uint64_t max_transfers_per_sender;
     uint64_t min_free;
-    uint64_t handshake_timeout_ms;
+    struct adm_config adm;    /* before authentication: slots, timeouts, penalties */
+    uint64_t log_interval_ms; /* how often pre-authentication events are summarised */
     uint64_t idle_timeout_ms;
     uint64_t hook_timeout_ms;
     int proxy_protocol; /* --proxy-protocol: every connection starts with a PROXY v2 header */
@@ -69,6 +71,8 @@ struct sitx_server {
     uv_timer_t watchdog;
     uv_timer_t grace;
     uv_timer_t wake;  /* settles offers that waited for a twin transfer */
+    uv_timer_t adm_tick; /* handshake timeouts, while anyone is unauthenticated */
+    uv_timer_t summary;  /* the pre-authentication summary lines */
     int handles_open; /* server handles not yet closed */
     int listening;
     int started; /* server_start() succeeded */
@@ -91,6 +95,9 @@ struct sitx_server {
 
     struct sitx_conn *conns; /* every connection not yet freed */
     size_t n_conns;
+    size_t n_authed;     /* of which authenticated */
+    size_t n_proxy_wait; /* of which waiting for their PROXY header */
+    struct adm *adm; /* the pre-authentication slots */
 
     int stopping; /* SIGTERM/SIGINT seen: no new connections or offers */
     int aborted;  /* the grace period ran out */
@@ -112,6 +119,10 @@ void server_clear(struct sitx_server *s);
 
 /* A connection was freed: forget it, and finish stopping when it was the last. */
 void server_conn_gone(struct sitx_server *s, struct sitx_conn *c);
+
+/* A connection took a pre-authentication slot: handshake timeouts are
+ * watched from now on. */
+void server_watch_handshakes(struct sitx_server *s);
 
 /* A hook process ended; stopping may be able to finish. */
 void server_hook_gone(struct sitx_server *s);
