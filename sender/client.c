@@ -412,7 +412,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        if (nread == UV_EOF) {
+        if (c->state != CL_READY && (nread == UV_EOF || nread == UV_ECONNRESET)) {
+            /* What a receiver whose startup slots are all taken does. */
+            client_fail(c, CLIENT_FAIL_BUSY, "%s %s the connection before the handshake completed",
+                        c->cfg.label, nread == UV_EOF ? "closed" : "reset");
+        } else if (nread == UV_EOF) {
             client_fail(c, CLIENT_FAIL_NETWORK, "%s closed the connection", c->cfg.label);
         } else {
             client_fail(c, CLIENT_FAIL_NETWORK, "connection to %s lost: %s", c->cfg.label,
@@ -488,8 +492,8 @@ static void on_connect(uv_connect_t *req, int status)
         uv_close((uv_handle_t *)&c->tcp, on_closed_try_next);
         goto out;
     }
-    client_fail(c, CLIENT_FAIL_NETWORK, "cannot connect to %s: %s", c->cfg.label,
-                uv_strerror(status));
+    client_fail(c, status == UV_ECONNREFUSED ? CLIENT_FAIL_REFUSED : CLIENT_FAIL_NETWORK,
+                "cannot connect to %s: %s", c->cfg.label, uv_strerror(status));
 out:
     client_unref(c); /* last: it may free c */
 }

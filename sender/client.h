@@ -22,6 +22,8 @@
 /* Why a connection ended, which decides what the owner does next. */
 enum client_fail {
     CLIENT_FAIL_NETWORK, /* retry: cannot connect, lost, no answer, stream damaged */
+    CLIENT_FAIL_BUSY,    /* retry later: closed before the handshake completed, or CLOSE(BUSY) */
+    CLIENT_FAIL_REFUSED, /* retry later: the TCP connection was refused */
     CLIENT_FAIL_AUTH,    /* never retry: refused, not authorised, receiver key mismatch */
     CLIENT_FAIL_FATAL,   /* never retry: another protocol version, out-of-range greeting */
     CLIENT_FAIL_NOMEM,   /* never retry: out of memory */

@@ -295,8 +295,10 @@ static void on_close_record(struct client *c, const struct sitx_close *m)
                     fp, sep, m->message);
         return;
     }
-    /* SHUTDOWN, BUSY, TIMEOUT, PROTOCOL (it may have seen a damaged record): retry. */
-    client_fail(c, CLIENT_FAIL_NETWORK, "%s closed the connection: %s%s%s", c->cfg.label,
+    /* SHUTDOWN, BUSY, TIMEOUT, PROTOCOL (it may have seen a damaged record): retry;
+     * BUSY says no offer was looked at. */
+    client_fail(c, m->reason == SITX_CLOSE_BUSY ? CLIENT_FAIL_BUSY : CLIENT_FAIL_NETWORK,
+                "%s closed the connection: %s%s%s", c->cfg.label,
                 sitx_close_reason_name(m->reason), sep, m->message);
 }
 

@@ -74,6 +74,29 @@ uint64_t backoff_ms(unsigned attempt, uint32_t rnd)
     return base * 3 / 4 + ((base * (uint64_t)rnd) >> 33);
 }
 
+int retry_connect(uint64_t elapsed_ms, unsigned failures, uint64_t budget_ms, uint32_t rnd,
+                  uint64_t *delay_ms)
+{
+    uint64_t left;
+    uint64_t d;
+
+    *delay_ms = 0;
+    if (elapsed_ms >= budget_ms) {
+        return 0;
+    }
+    left = budget_ms - elapsed_ms;
+    d = backoff_ms(failures, rnd);
+    *delay_ms = d < left ? d : left;
+    return 1;
+}
+
+void retry_summary(const char *prefix, const char *why, unsigned attempts, uint64_t elapsed_ms,
+                   char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s, %u attempt%s over %.1f s", prefix, why, attempts,
+             attempts == 1 ? "" : "s", (double)elapsed_ms / 1000.0);
+}
+
 int parse_compress(const char *s, struct sitx_image_opts *o)
 {
     uint64_t q = 0;

@@ -49,6 +49,20 @@ uint64_t backoff_ms(unsigned attempt, uint32_t rnd);
 #define BACKOFF_BASE_MS 500u
 #define BACKOFF_CAP_MS  10000u
 
+/* Connections that failed before the receiver served anything (busy,
+ * refusing connections, no answer): whether to try once more, and when.
+ * elapsed_ms runs from the start of the first of them, failures counts
+ * them (>= 1), budget_ms is --timeout. Returns 1 with *delay_ms =
+ * backoff_ms(failures, rnd) cut to what is left of the budget, or 0 when
+ * the budget is spent. */
+int retry_connect(uint64_t elapsed_ms, unsigned failures, uint64_t budget_ms, uint32_t rnd,
+                  uint64_t *delay_ms);
+
+/* The message a run ends with when retry_connect() gave up:
+ * "PREFIXWHY, N attempts over X.Y s" into out. */
+void retry_summary(const char *prefix, const char *why, unsigned attempts, uint64_t elapsed_ms,
+                   char *out, size_t cap);
+
 /* Parses "none", "lossless", "lossy" or "lossy:QUALITY" (1..100) into o->mode
  * and o->quality (85 for plain "lossy"). Returns 0 or SITX_E_INVALID. */
 int parse_compress(const char *s, struct sitx_image_opts *o);

@@ -151,6 +151,16 @@ void image_retry(struct send_ctx *s, struct image *im, int wire, const char *sta
     ready_push(s, im, run_now(s) + delay);
 }
 
+void image_requeue(struct send_ctx *s, struct image *im)
+{
+    im->queued = 0;
+    im->early = 0;
+    if (im->attempts > 0) {
+        im->attempts--;
+    }
+    ready_push(s, im, 0); /* the next connection, after its own backoff, takes it */
+}
+
 void image_apply_result(struct send_ctx *s, struct image *im, const struct sitx_result *res)
 {
     const char *name = sitx_status_name(res->status);

@@ -78,17 +78,50 @@ void conn_close(struct conn *k, int reason, const char *message)
     detach(k, list);
 }
 
+/* A connection failed before the receiver served anything on it: again
+ * after a backoff, until --timeout has gone by since the first such
+ * failure; then the run ends saying what the receiver did. */
+static void connection_retry(struct send_ctx *s, enum client_fail kind, const char *why)
+{
+    char msg[SEND_ERROR_MAX];
+    uint64_t now = run_now(s);
+    uint64_t elapsed = now - s->streak_ms;
+    uint64_t delay = 0;
+
+    s->conn_failures++;
+    if (retry_connect(elapsed, s->conn_failures, s->cfg->timeout_ms, randombytes_random(),
+                      &delay)) {
+        s->conn_due_ms = now + delay;
+        sitx_log(SITX_LOG_DEBUG, "reconnect", "attempt=%u delay_ms=%" PRIu64, s->conn_failures,
+                 delay);
+        return;
+    }
+    retry_summary(kind == CLIENT_FAIL_BUSY      ? "receiver busy: "
+                  : kind == CLIENT_FAIL_REFUSED ? "receiver refusing connections: "
+                                                : "",
+                  why, s->conn_failures, elapsed, msg, sizeof(msg));
+    report_error(s->rep, "%s", msg);
+    run_set_fatal(s, OUTCOME_NETWORK, msg);
+}
+
 static void connection_lost(struct conn *k, enum client_fail kind, const char *why)
 {
     struct send_ctx *s = k->s;
     struct image *list[INFLIGHT_MAX];
     char quoted[SEND_ERROR_MAX + 64];
-    size_t charged = detach(k, list);
+    size_t n = detach(k, list);
+    size_t charged = 0;
     size_t i;
 
-    for (i = 0; i < charged; i++) {
+    for (i = 0; i < n; i++) {
         struct image *im = list[i];
 
+        if (kind == CLIENT_FAIL_BUSY && !im->early && im->valid >= 0 &&
+            im->state == IMG_OFFERED) {
+            image_requeue(s, im); /* refused unseen: not an attempt */
+            continue;
+        }
+        charged++;
         if (im->early) {
             /* Its fate was already decided; only the tail of DATA was lost. */
             im->early = 0;
@@ -113,18 +146,14 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
         run_set_fatal(s, OUTCOME_INTERNAL, why);
         break;
     case CLIENT_FAIL_NETWORK:
+    case CLIENT_FAIL_BUSY:
+    case CLIENT_FAIL_REFUSED:
         sitx_log(SITX_LOG_DEBUG, "connection lost", "receiver=%s why=%s", s->cfg->label,
                  sitx_log_quote(why, quoted, sizeof(quoted)));
         if (charged > 0) {
             break; /* the images it carried pay for it, each with its backoff */
         }
-        s->conn_failures++;
-        if (s->conn_failures > s->cfg->retries) {
-            report_error(s->rep, "%s", why);
-            run_set_fatal(s, OUTCOME_NETWORK, why);
-            break;
-        }
-        s->conn_due_ms = run_now(s) + backoff_ms(s->conn_failures, randombytes_random());
+        connection_retry(s, kind, why);
         break;
     }
 }
@@ -188,7 +217,6 @@ static void on_ready(void *data)
     struct send_ctx *s = k->s;
 
     k->ready = 1;
-    s->conn_failures = 0;
     sitx_log(SITX_LOG_DEBUG, "connected", "receiver=%s mode=%s conn=%u", s->cfg->label,
              s->cfg->mode == SITX_AUTH_KEY ? "key" : "password", (unsigned)(k - s->conns));
     run_step(s);
@@ -258,6 +286,10 @@ static void on_record(void *data, const struct sitx_record *rec)
     struct conn *k = data;
     char why[64];
 
+    /* Served: a receiver that closes right after the handshake (busy with
+     * authenticated senders) still counts as failing until it answers. */
+    k->s->conn_failures = 0;
+
     switch (rec->type) {
     case SITX_REC_ACCEPT:
         on_accept(k, &rec->u.accept);
@@ -326,6 +358,9 @@ void conn_connect(struct conn *k)
     cb.on_fail = on_fail;
     sitx_log(SITX_LOG_DEBUG, "connecting", "receiver=%s conn=%u", s->cfg->label,
              (unsigned)(k - s->conns));
+    if (s->conn_failures == 0) {
+        s->streak_ms = run_now(s); /* a new run of failures would start here */
+    }
     /* client_start sets k->client before any callback, so an early on_fail
      * finds it and clears it. */
     rc = client_start(&s->loop, &cc, &cb, &k->client);

@@ -106,6 +106,7 @@ struct send_ctx {
     struct image *bar;      /* the image the progress bar shows */
     uint64_t link_bps;      /* measured link speed, 0 until known */
     unsigned conn_failures; /* in a row, not charged to any image */
+    uint64_t streak_ms;     /* when the first of them began connecting */
     uint64_t conn_due_ms;
     enum send_outcome fatal; /* OUTCOME_NONE, or what ends every image left */
     char fatal_msg[SEND_ERROR_MAX];
@@ -129,6 +130,9 @@ void image_finish(struct send_ctx *s, struct image *im, enum send_outcome outcom
  * else the network failed, exit 5), or the end when attempts are used up. */
 void image_retry(struct send_ctx *s, struct image *im, int wire, const char *status,
                  const char *why);
+/* The receiver was busy and looked at none of im's offer: back to the
+ * ready queue with the attempt not counted. */
+void image_requeue(struct send_ctx *s, struct image *im);
 void image_apply_result(struct send_ctx *s, struct image *im, const struct sitx_result *res);
 void ready_push(struct send_ctx *s, struct image *im, uint64_t due_ms);
 struct image *ready_pop_due(struct send_ctx *s, uint64_t now);

@@ -66,6 +66,60 @@ static void test_backoff_bounds(void **state)
     assert_int_equal(backoff_ms(64, 0), 7500);
 }
 
+/* Busy-receiver retries: the backoff schedule runs until the budget is
+ * spent, the last delay cut to what is left; with the jitter at either end
+ * a 30 s budget gives 7 to 8 attempts, not the old 4 in 3 s. */
+static void test_retry_connect_schedule(void **state)
+{
+    static const uint32_t jitter[] = {0, UINT32_MAX / 2, UINT32_MAX};
+    uint64_t delay = 1;
+    size_t j;
+
+    (void)state;
+    for (j = 0; j < sizeof(jitter) / sizeof(jitter[0]); j++) {
+        uint64_t elapsed = 0;
+        unsigned failures = 0;
+
+        for (;;) {
+            failures++;
+            if (!retry_connect(elapsed, failures, 30000, jitter[j], &delay)) {
+                break;
+            }
+            assert_true(delay <= backoff_ms(failures, jitter[j]));
+            assert_true(elapsed + delay <= 30000);
+            if (elapsed + delay < 30000) {
+                assert_int_equal(delay, backoff_ms(failures, jitter[j])); /* not cut */
+            }
+            elapsed += delay; /* attempts that fail at once */
+        }
+        assert_int_equal(elapsed, 30000);
+        assert_int_equal(delay, 0);
+        assert_true(failures >= 7 && failures <= 9);
+    }
+    /* Spent at once, and the cut near the end. */
+    assert_int_equal(retry_connect(30000, 1, 30000, 0, &delay), 0);
+    assert_int_equal(retry_connect(45000, 1, 30000, 0, &delay), 0);
+    assert_int_equal(retry_connect(29900, 5, 30000, 0, &delay), 1);
+    assert_int_equal(delay, 100);
+    assert_int_equal(retry_connect(0, 1, 30000, 0, &delay), 1);
+    assert_int_equal(delay, 375);
+}
+
+static void test_retry_summary(void **state)
+{
+    char out[200];
+
+    (void)state;
+    retry_summary("receiver busy: ", "h:1 closed the connection before the handshake completed", 9,
+                  30249, out, sizeof(out));
+    assert_string_equal(out, "receiver busy: h:1 closed the connection before the handshake "
+                             "completed, 9 attempts over 30.2 s");
+    retry_summary("", "no answer from h:1 in 3 s", 1, 3000, out, sizeof(out));
+    assert_string_equal(out, "no answer from h:1 in 3 s, 1 attempt over 3.0 s");
+    retry_summary("receiver busy: ", "x", 2, 1000, out, 10); /* truncated, terminated */
+    assert_int_equal(strlen(out), 9);
+}
+
 static void test_parse_compress(void **state)
 {
     struct sitx_image_opts o;
@@ -386,6 +440,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_priority),        cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_retry_connect_schedule), cmocka_unit_test(test_retry_summary),
         cmocka_unit_test(test_parse_compress),       cmocka_unit_test(test_offer_name),
         cmocka_unit_test(test_human_size),           cmocka_unit_test(test_known_parse),
         cmocka_unit_test(test_known_file_roundtrip), cmocka_unit_test(test_report_human),
