@@ -10,7 +10,9 @@
 #   3. receiver peak memory (VmHWM) while 16 senders each push a 5 MB image
 #   4. validation and each compression mode in-process (MB/s, bytes saved),
 #      and each --compress mode end to end
-#   5. the batch over a veth pair between two network namespaces shaped with
+#   5. an authorised sender's latency (the one image) with and without a
+#      flood of 2000+ unauthenticated connections from 39 loopback addresses
+#   6. the batch over a veth pair between two network namespaces shaped with
 #      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
 # The images are real photos and wallpapers from a Debian package (see
@@ -27,7 +29,7 @@ for a in "$@"; do
     --quick) quick=1 ;;
     --no-netns) netns=0 ;;
     --generated) generated=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -244,6 +246,28 @@ done
 t1=$(now_ms)
 stored=$(find "$work/inbox" -maxdepth 1 -type f ! -name '.*' | wc -l)
 echo "receiver VmHWM: $(( $(peak_kib "$recv_pid") / 1024 )) MB (target < 96 MB); $stored of 16 stored in $((t1 - t0)) ms$( [ "$wait_fail" = 1 ] && echo '; some senders failed')"
+stop_receiver
+
+echo
+echo "== flood: the one image, authorised sender on 127.0.0.1, without and with a flood"
+echo "   of idle, slow-loris and half-handshake connections from 127.0.0.2-127.0.0.40"
+flood=$top/build/release/tests/sitx-flood
+start_receiver "" 127.0.0.1
+t_calm=$(time_ms sitx_to "" 127.0.0.1 none "$work"/one/*)
+"$flood" --target "127.0.0.1:$recv_port" --from 127.0.0.2-127.0.0.40 --rate 150 \
+    --seconds 120 >"$work/flood.out" 2>/dev/null &
+flood_pid=$!
+pids+=("$flood_pid")
+for _ in $(seq 1 100); do
+    grep -q '^progress' "$work/flood.out" && break
+    sleep 0.1
+done
+t_flood=$(time_ms sitx_to "" 127.0.0.1 none "$work"/one/*)
+kill -TERM "$flood_pid" 2>/dev/null || true
+wait "$flood_pid" 2>/dev/null || true
+echo "flood: without ${t_calm} ms, with ${t_flood} ms ($(ratio "$t_flood" "$t_calm")x, median of $runs);" \
+    "$(grep '^flood ' "$work/flood.out" | grep -Eo 'opened=[0-9]+') connections;" \
+    "receiver VmHWM $(( $(peak_kib "$recv_pid") / 1024 )) MB"
 stop_receiver
 kill "$sshd_pid" 2>/dev/null || true
 
