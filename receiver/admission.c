@@ -426,9 +426,12 @@ static void format_top(const struct adm *a, enum adm_kind kind, char *out, size_
         if (!e->used || e->n[kind] == 0) {
             continue;
         }
-        /* Insertion into the short sorted list. */
+        /* Insertion into the short sorted list: most first, ties by address,
+         * so that the line does not depend on the table's hash key. */
         for (k = 0; k < ADM_TOP; k++) {
-            if (top[k] == NULL || e->n[kind] > top[k]->n[kind]) {
+            if (top[k] == NULL || e->n[kind] > top[k]->n[kind] ||
+                (e->n[kind] == top[k]->n[kind] &&
+                 memcmp(e->key.b, top[k]->key.b, sizeof(e->key.b)) < 0)) {
                 memmove(&top[k + 1], &top[k], (ADM_TOP - 1 - k) * sizeof(top[0]));
                 top[k] = e;
                 break;

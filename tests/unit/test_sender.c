@@ -116,8 +116,13 @@ static void test_retry_summary(void **state)
                              "completed, 9 attempts over 30.2 s");
     retry_summary("", "no answer from h:1 in 3 s", 1, 3000, out, sizeof(out));
     assert_string_equal(out, "no answer from h:1 in 3 s, 1 attempt over 3.0 s");
-    retry_summary("receiver busy: ", "x", 2, 1000, out, 10); /* truncated, terminated */
-    assert_int_equal(strlen(out), 9);
+    /* Cut short, still terminated (a cap the compiler cannot see through). */
+    {
+        volatile size_t small = 10;
+
+        retry_summary("receiver busy: ", "x", 2, 1000, out, small);
+        assert_int_equal(strlen(out), 9);
+    }
 }
 
 static void test_parse_compress(void **state)
