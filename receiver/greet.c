@@ -125,6 +125,7 @@ static int complete(struct sitx_conn *c)
         /* An authorised sender: worth its own line, and a reason it can act on. */
         sitx_log(SITX_LOG_WARNING, "connection-refused", "peer=%s key=%s reason=%s", c->peer,
                  c->keyfp, busy);
+        web_note_conn_refused(srv, c->peer, busy);
         conn_send_close(c, SITX_CLOSE_BUSY, busy);
         conn_close(c, busy);
         return -1;

@@ -352,7 +352,7 @@ int main(int argc, char **argv)
         {"loris-ms", required_argument, NULL, 'l'}, {"open-max", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    struct sitx_hello hello = {SITX_PROTO_VERSION, SITX_AUTH_KEY};
+    struct sitx_hello hello = {.version = SITX_PROTO_VERSION, .mode = SITX_AUTH_KEY};
     double seconds = 30;
     int have_target = 0;
     int have_from = 0;
