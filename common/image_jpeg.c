@@ -488,8 +488,10 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
         }
     }
     /* libjpeg saw everything before a fill-byte fault, and only that,
-     * whatever the chunking: its own verdict on those bytes comes first. */
-    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE) {
+     * whatever the chunking: its own verdict on those bytes comes first.
+     * Not while it waits for memory after the header: it has seen none of
+     * them yet, and gives its verdict once the budget lets it go on. */
+    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE && !s->ctl->held) {
         fail(s, SITX_E_BAD_IMAGE, "JPEG: fill bytes before a stuffed zero in entropy-coded data");
     }
     return s->err;
