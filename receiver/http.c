@@ -21,6 +21,7 @@
 #include "events.h"
 #include "http_route.h"
 #include "image.h"
+#include "listenaddr.h"
 #include "log.h"
 #include "thumb.h"
 #include "web_assets.h"
@@ -350,32 +351,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return serve(w, conn, &rt);
 }
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, int *v6)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    char pstr[8];
-    int rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
-    snprintf(pstr, sizeof(pstr), "%u", port);
-    rc = getaddrinfo(host, pstr, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(*ss)) {
-        if (res != NULL) {
-            freeaddrinfo(res);
-        }
-        return rc != 0 ? rc : EAI_FAIL;
-    }
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    return 0;
-}
-
 int http_start(struct recv_web *w, const char *host, uint16_t port)
 {
     struct sockaddr_storage ss;
@@ -384,15 +359,14 @@ int http_start(struct recv_web *w, const char *host, uint16_t port)
     sigset_t all;
     sigset_t old;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
-    int v6 = 0;
     int rc;
 
-    rc = resolve(host, port, &ss, &v6);
+    rc = sitx_listenaddr_resolve(host, port, 1, &ss);
     if (rc != 0) {
         sitx_log(SITX_LOG_ERR, "http-failed", "host=%s error=%s", host, gai_strerror(rc));
         return SITX_E_INVALID;
     }
-    if (v6) {
+    if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
     /* Signals belong to the loop thread: the daemon's threads inherit a full mask. */
@@ -413,7 +387,7 @@ int http_start(struct recv_web *w, const char *host, uint16_t port)
         return rc != 0 ? -rc : SITX_E_INVALID;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf(w->addr, sizeof(w->addr), v6 ? "[%s]:%u" : "%s:%u", host,
+    snprintf(w->addr, sizeof(w->addr), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
              info != NULL ? info->port : port);
     w->daemon = d;
     sitx_log(SITX_LOG_INFO, "http-serving", "addr=%s token=%s", w->addr,

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "hook.h"
 #include "index.h"
+#include "listenaddr.h"
 #include "log.h"
 #include "pairing.h"
 #include "passphrase.h"
@@ -321,31 +322,6 @@ static void on_connection(uv_stream_t *listener, int status)
     conn_accept(s);
 }
 
-static int resolve(const struct recv_config *cfg, struct sockaddr_storage *ss)
-{
-    struct addrinfo hints;
-    struct addrinfo *res = NULL;
-    char port[8];
-    int rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", cfg->listen_port);
-    rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(*ss)) {
-        if (res != NULL) {
-            freeaddrinfo(res);
-        }
-        return rc != 0 ? rc : EAI_FAIL;
-    }
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
-}
-
 static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
     char ip[64] = "?";
@@ -409,7 +385,7 @@ int server_start(struct sitx_server *s)
     int rc;
 
     init_server_handles(s);
-    rc = resolve(s->cfg, &ss);
+    rc = sitx_listenaddr_resolve(s->cfg->listen_host, s->cfg->listen_port, 0, &ss);
     if (rc != 0) {
         sitx_log(SITX_LOG_ERR, "listen-failed", "host=%s error=%s", s->cfg->listen_host,
                  gai_strerror(rc));
