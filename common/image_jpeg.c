@@ -423,6 +423,18 @@ static int resume_held(struct sitx_jpeg_stream *s)
     return s->err;
 }
 
+/* libjpeg saw everything before a fill-byte fault, and only that, whatever
+ * the chunking: its own verdict on those bytes comes first, then this one.
+ * Not while it waits for memory after the header: it has seen none of them
+ * yet, and gives its verdict once the budget lets it go on. */
+static int check_fill_fault(struct sitx_jpeg_stream *s)
+{
+    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE && !s->ctl->held) {
+        fail(s, SITX_E_BAD_IMAGE, "JPEG: fill bytes before a stuffed zero in entropy-coded data");
+    }
+    return s->err;
+}
+
 int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t len)
 {
     uint64_t at;
@@ -487,14 +499,7 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
                       s->win_at + (uint64_t)(s->resume - s->win));
         }
     }
-    /* libjpeg saw everything before a fill-byte fault, and only that,
-     * whatever the chunking: its own verdict on those bytes comes first.
-     * Not while it waits for memory after the header: it has seen none of
-     * them yet, and gives its verdict once the budget lets it go on. */
-    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE && !s->ctl->held) {
-        fail(s, SITX_E_BAD_IMAGE, "JPEG: fill bytes before a stuffed zero in entropy-coded data");
-    }
-    return s->err;
+    return check_fill_fault(s);
 }
 
 int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *info)
@@ -509,8 +514,8 @@ int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *
                           (unsigned long long)s->ctl->need, (unsigned long long)s->ctl->budget);
         fail(s, SITX_E_LIMIT, m);
     }
-    if (s->err == 0 && s->ctl->held) {
-        resume_held(s);
+    if (s->err == 0 && s->ctl->held && resume_held(s) == 0) {
+        check_fill_fault(s); /* as at the end of a feed */
     }
     if (s->err == 0 && s->stage != ST_DONE) {
         static const JOCTET none[1] = {0};
