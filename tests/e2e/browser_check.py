@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-WAIT = 30.0
+WAIT = 60.0  # generous: CI runs this beside sanitizer builds on two cores
 
 
 class Browser:
@@ -71,12 +71,13 @@ class Browser:
             self.proc.kill()
             self.proc.wait()
 
-    def _read_message(self, deadline):
+    def _read_message(self, deadline, what='a message'):
         import select
         while b'\0' not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError('no answer from Chromium')
+                raise TimeoutError('no answer from Chromium to %s (exit %s)' %
+                                   (what, self.proc.poll()))
             ready, _, _ = select.select([self.r], [], [], left)
             if ready:
                 chunk = os.read(self.r, 1 << 20)
@@ -95,7 +96,7 @@ class Browser:
         os.write(self.w, json.dumps(msg).encode() + b'\0')
         deadline = time.monotonic() + timeout
         while True:
-            m = self._read_message(deadline)
+            m = self._read_message(deadline, method)
             if m.get('id') == my_id:
                 if 'error' in m:
                     raise RuntimeError('%s: %s' % (method, m['error']))
