@@ -246,7 +246,8 @@ stop_recv TERM
 # The shared directory holds the four images once each, with their bytes.
 shared_count() { find "$SHARED" -maxdepth 1 -type f ! -name '.*' | wc -l; }
 hooks_done() { cat "$R1_LOG" "$R2_LOG" | grep -c 'hook-done '; }
-wait_until 20 test "$(hooks_done)" -ge 4 || fail "$(hooks_done) hook(s) finished, want 4"
+hooks_at_least() { [ "$(hooks_done)" -ge "$1" ]; } # counted anew on every poll
+wait_until 20 hooks_at_least 4 || fail "$(hooks_done) hook(s) finished, want 4"
 assert_no_grep 'hook-(failed|timeout|dropped)' "$R1_LOG" "the hook ran cleanly on receiver 1"
 assert_no_grep 'hook-(failed|timeout|dropped)' "$R2_LOG" "the hook ran cleanly on receiver 2"
 [ "$(shared_count)" -eq 4 ] || fail "the hooks filed $(shared_count) image(s), want 4"
@@ -277,7 +278,7 @@ else
         [ "$(inbox_files "$WORK/inbox2" | grep -c '^lb-2')" -eq 1 ] ||
         fail "want one lb-2 in each inbox: $(inbox_files "$WORK/inbox1") / $(inbox_files "$WORK/inbox2")"
     note "lb-2 reached the other receiver: stored there too"
-    wait_until 20 test "$(hooks_done)" -ge 5 || fail "the second copy's hook did not finish"
+    wait_until 20 hooks_at_least 5 || fail "the second copy's hook did not finish"
 fi
 [ "$(shared_count)" -eq 4 ] || fail "the shared directory holds $(shared_count) images, want 4"
 

@@ -73,7 +73,8 @@ rm -f "$KNOWN"
 closed_before=$(grep -c 'pair-window-closed' "$RECV_LOG")
 kill -TERM "$OP_PID" 2>/dev/null
 wait_done "$OP_PID" "operator"
-wait_until 10 test "$(grep -c 'pair-window-closed' "$RECV_LOG")" -gt "$closed_before" ||
+closed_since() { [ "$(grep -c 'pair-window-closed' "$RECV_LOG")" -gt "$closed_before" ]; }
+wait_until 10 closed_since ||
     fail "the window did not close when its operator left"
 assert_grep "operator's pairing client went away" "$RECV_LOG" "says why it closed"
 exec 7>&-
