@@ -149,6 +149,10 @@ out:
     return rc;
 }
 
+/* The file rule (PROTOCOL.md §5.4): the file's bytes, less one trailing LF
+ * or CRLF. Any other CR or LF means the file is not one line, most likely a
+ * second line the user did not mean to be part of the passphrase, so it is
+ * refused rather than kept or dropped. */
 static int read_file(const char *path, struct sitx_passphrase *pw)
 {
     uint8_t *raw = NULL;
@@ -159,13 +163,16 @@ static int read_file(const char *path, struct sitx_passphrase *pw)
     if (rc != 0) {
         goto out;
     }
-    /* One line ending only: other trailing bytes belong to the passphrase. */
     if (len >= 2 && raw[len - 2] == '\r' && raw[len - 1] == '\n') {
         len -= 2;
     } else if (len >= 1 && raw[len - 1] == '\n') {
         len -= 1;
     }
     raw[len] = '\0';
+    if (memchr(raw, '\n', len) != NULL || memchr(raw, '\r', len) != NULL) {
+        rc = SITX_E_MALFORMED;
+        goto out;
+    }
     if (len > SITX_PASSPHRASE_MAX) {
         rc = SITX_E_TOO_LARGE;
         goto out;
@@ -219,6 +226,21 @@ int sitx_passphrase_read(const char *path, int allow_prompt, const char *prompt,
         rc = SITX_E_INVALID;
     }
     return rc;
+}
+
+const char *sitx_passphrase_strerror(int rc)
+{
+    switch (rc) {
+    case SITX_E_MALFORMED:
+        return "the file has more than one line (a CR or LF other than one trailing LF or "
+               "CRLF)";
+    case SITX_E_TOO_LARGE:
+        return "the passphrase is longer than 1024 bytes";
+    case SITX_E_INVALID:
+        return "the passphrase is empty";
+    default:
+        return sitx_strerror(rc);
+    }
 }
 
 void sitx_passphrase_clear(struct sitx_passphrase *pw)

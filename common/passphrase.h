@@ -18,11 +18,16 @@ struct sitx_passphrase {
     size_t len;
 };
 
-/* Source order: path when not NULL; else SITX_PASSWORD when set; else a
- * prompt on /dev/tty when allow_prompt. Empty passphrases are refused
- * (SITX_E_INVALID). Returns 0, -errno, SITX_E_PERMS. */
+/* Source order: path when not NULL; else SITX_PASSWORD when set (taken as
+ * it is); else a prompt on /dev/tty when allow_prompt. A file holds one
+ * line: its bytes less one trailing LF or CRLF. Returns 0, -errno,
+ * SITX_E_PERMS (file readable by group or others), SITX_E_MALFORMED (a CR or
+ * LF left in the file's passphrase), SITX_E_TOO_LARGE (over
+ * SITX_PASSPHRASE_MAX bytes), SITX_E_INVALID (empty, or no source). */
 int sitx_passphrase_read(const char *path, int allow_prompt, const char *prompt,
                          struct sitx_passphrase *pw);
+/* What a sitx_passphrase_read() failure means, for a message to the user. */
+const char *sitx_passphrase_strerror(int rc);
 void sitx_passphrase_clear(struct sitx_passphrase *pw); /* wipes; NULL-safe */
 
 /* psk = Argon2id13(passphrase, salt, ops, mem_kib * 1024), 32 bytes.

@@ -232,8 +232,7 @@ static int load_credentials(struct open_run *run)
     }
     rc = sitx_passphrase_read(a->password_file, 0, NULL, &run->pw);
     if (rc != 0) {
-        return fail(OPEN_EXIT_USAGE, "%s: %s%s", a->password_file,
-                    rc == SITX_E_INVALID ? "empty password" : sitx_strerror(rc),
+        return fail(OPEN_EXIT_USAGE, "%s: %s%s", a->password_file, sitx_passphrase_strerror(rc),
                     rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
     }
     return 0;

@@ -117,7 +117,7 @@ static int load_password_mode(struct sitx_server *s, struct sitx_greeting *g)
                  s->cfg->password_file != NULL
                      ? sitx_log_quote(s->cfg->password_file, qpath, sizeof(qpath))
                      : "SITX_PASSWORD",
-                 sitx_strerror(rc));
+                 sitx_passphrase_strerror(rc));
         goto out;
     }
     s->psk = sitx_secret_alloc(SITX_PSK_BYTES);

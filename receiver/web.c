@@ -128,7 +128,7 @@ static int load_token(struct recv_web *w, const char *path)
                  sitx_log_quote(path, qpath, sizeof(qpath)), "token shorter than 16 characters");
     } else if (rc != 0) {
         sitx_log(SITX_LOG_ERR, "http-token-error", "path=%s error=%s",
-                 sitx_log_quote(path, qpath, sizeof(qpath)), sitx_strerror(rc));
+                 sitx_log_quote(path, qpath, sizeof(qpath)), sitx_passphrase_strerror(rc));
     } else {
         crypto_generichash(w->token_hash, sizeof(w->token_hash), (const uint8_t *)tok.text, tok.len,
                            NULL, 0);

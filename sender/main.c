@@ -117,7 +117,8 @@ static void usage(FILE *f)
             "after a Noise handshake, and reports per image what the receiver answered.\n"
             "\n"
             "Authentication, one of:\n"
-            "  --password-file FILE     shared passphrase, first line of FILE (mode 0600);\n"
+            "  --password-file FILE     shared passphrase: FILE (mode 0600) less one trailing\n"
+            "                           newline; a second line is refused;\n"
             "                           else $SITX_PASSWORD, else a prompt on a terminal\n"
             "  --key FILE               this sender's private key (key mode)\n"
             "  --receiver-key KEY|FILE  the receiver's public key (base64), or a file with it\n"
@@ -464,8 +465,7 @@ static void load_password(const struct args *a, const struct send_config *cfg,
         const char *src = a->password_file != NULL          ? a->password_file
                           : getenv("SITX_PASSWORD") != NULL ? "SITX_PASSWORD"
                                                             : "password";
-        fprintf(stderr, PROG ": %s: %s%s\n", src,
-                rc == SITX_E_INVALID ? "empty password" : sitx_strerror(rc),
+        fprintf(stderr, PROG ": %s: %s%s\n", src, sitx_passphrase_strerror(rc),
                 rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
         exit(SEND_EXIT_USAGE);
     }

@@ -259,8 +259,7 @@ static void load_secrets(const struct seal_args *a, struct sitx_seal_params *p,
     }
     rc = sitx_passphrase_read(a->password_file, 0, NULL, &pw);
     if (rc != 0) {
-        fprintf(stderr, PROG ": %s: %s%s\n", a->password_file,
-                rc == SITX_E_INVALID ? "empty password" : sitx_strerror(rc),
+        fprintf(stderr, PROG ": %s: %s%s\n", a->password_file, sitx_passphrase_strerror(rc),
                 rc == SITX_E_PERMS ? " (chmod 600 it)" : "");
         exit(SEND_EXIT_USAGE);
     }

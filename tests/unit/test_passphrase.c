@@ -83,8 +83,16 @@ static void test_from_file(void **state)
         {"secret\n", 7, 0, "secret", 6},
         {"secret", 6, 0, "secret", 6},
         {"secret\r\n", 8, 0, "secret", 6},
-        {"secret\n\n", 8, 0, "secret\n", 7},
-        {"secret\r", 7, 0, "secret\r", 7},
+        /* One trailing LF or CRLF goes; any other CR or LF refuses the file. */
+        {"secret\n\n", 8, SITX_E_MALFORMED, NULL, 0},
+        {"secret\nsecond line\n", 19, SITX_E_MALFORMED, NULL, 0},
+        {"secret\nsecond line", 18, SITX_E_MALFORMED, NULL, 0},
+        {"secret\r", 7, SITX_E_MALFORMED, NULL, 0},
+        {"sec\rret\n", 9, SITX_E_MALFORMED, NULL, 0},
+        {"secret\r\r\n", 9, SITX_E_MALFORMED, NULL, 0},
+        {"secret\n\r\n", 9, SITX_E_MALFORMED, NULL, 0},
+        {"\nsecret", 7, SITX_E_MALFORMED, NULL, 0},
+        {"\n\n", 2, SITX_E_MALFORMED, NULL, 0},
         {"  spaced  \n", 11, 0, "  spaced  ", 10},
         {"a\0b\n", 4, 0, "a\0b", 3},
         {"\n", 1, SITX_E_INVALID, NULL, 0},
@@ -113,6 +121,16 @@ static void test_from_file(void **state)
         assert_null(pw.text);
         assert_int_equal(pw.len, 0);
     }
+}
+
+/* The messages the programs print for each refusal name the rule. */
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(sitx_passphrase_strerror(SITX_E_MALFORMED), "more than one line"));
+    assert_non_null(strstr(sitx_passphrase_strerror(SITX_E_TOO_LARGE), "1024 bytes"));
+    assert_non_null(strstr(sitx_passphrase_strerror(SITX_E_INVALID), "empty"));
+    assert_string_equal(sitx_passphrase_strerror(SITX_E_PERMS), sitx_strerror(SITX_E_PERMS));
 }
 
 static void test_file_permissions(void **state)
@@ -496,6 +514,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_from_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strerror, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_length_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_env_and_order, setup, teardown),
