@@ -144,8 +144,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage:\n"
-            "  sitx-recv --listen ADDR:PORT --inbox DIR (--password-file FILE | --key FILE "
-            "--authorized FILE) [options]\n"
+            "  sitx-recv --listen ADDR:PORT --inbox DIR [--key FILE --authorized FILE]\n"
+            "            [--password-file FILE] [options]   (one mode or both; at least one)\n"
             "  sitx-recv --open FILE.sitx (--key FILE [--authorized FILE] | --password-file "
             "FILE) --out DIR\n"
             "  sitx-recv --gen-key FILE | --print-public FILE\n"
