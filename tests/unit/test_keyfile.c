@@ -419,6 +419,135 @@ static void test_fingerprint_vectors(void **state)
     assert_string_equal(fp, BYTES_0_31_FP);
 }
 
+/* ---- PROTOCOL.md §5.7: the documented derivation, checked on its vector ---- */
+
+/* File scope: gcc -O2 takes a pointer into a local's target for a dangling one. */
+static uint8_t *doc_text;
+
+static char *protocol_md(void)
+{
+    static char path[4096];
+    const char *env = getenv("SITX_PROTOCOL_MD");
+    const char *here = __FILE__;
+    const char *cut = strstr(here, "tests/unit/test_keyfile.c");
+    size_t len = 0;
+
+    if (env != NULL && env[0] != '\0') {
+        snprintf(path, sizeof(path), "%s", env);
+    } else if (cut != NULL) {
+        snprintf(path, sizeof(path), "%.*sproto/PROTOCOL.md", (int)(cut - here), here);
+    } else {
+        fail_msg("cannot locate the source tree from __FILE__ (%s); set SITX_PROTOCOL_MD", here);
+    }
+    doc_text = NULL;
+    if (tu_read_file(path, &doc_text, &len) != 0) {
+        fail_msg("cannot read %s", path);
+    }
+    return (char *)doc_text; /* tu_read_file NUL-terminates */
+}
+
+/* Copies the value of the line "label: value" inside block into out. */
+static void vector_line(const char *block, const char *label, char *out, size_t cap)
+{
+    const char *p = strstr(block, label);
+    size_t n = 0;
+
+    if (p == NULL) {
+        fail_msg("PROTOCOL.md keyfile-vector has no line `%s'", label);
+    }
+    p += strlen(label);
+    while (*p == ' ') {
+        p++;
+    }
+    while (p[n] != '\0' && p[n] != '\n' && p[n] != ' ') {
+        n++;
+    }
+    assert_true(n > 0 && n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* The bytes of a ```hex NAME block, comments after '#' skipped. */
+static void hex_block(const char *doc, const char *name, uint8_t *out, size_t want)
+{
+    char head[128];
+    const char *p;
+    size_t n = 0;
+
+    snprintf(head, sizeof(head), "```hex %s\n", name);
+    p = strstr(doc, head);
+    if (p == NULL) {
+        fail_msg("PROTOCOL.md has no block %s", name);
+    }
+    p += strlen(head);
+    while (*p != '\0' && strncmp(p, "```", 3) != 0) {
+        if (*p == '#') {
+            p = strchr(p, '\n');
+            assert_non_null(p);
+        } else if (*p == ' ' || *p == '\n') {
+            p++;
+        } else {
+            unsigned v;
+
+            assert_true(n < want);
+            assert_int_equal(sscanf(p, "%2x", &v), 1);
+            out[n++] = (uint8_t)v;
+            p += 2;
+        }
+    }
+    assert_int_equal(n, want);
+}
+
+static void test_protocol_md_vector(void **state)
+{
+    struct fixture *f = *state;
+    char *doc = protocol_md();
+    const char *block = strstr(doc, "```text keyfile-vector\n");
+    struct sitx_keypair kp = {0};
+    char sk_text[64], pk_text[64], fp_text[64], file[80];
+    char got_pk[SITX_PUBKEY_TEXT_LEN + 1], got_fp[SITX_FINGERPRINT_LEN + 1], hex[17];
+    uint8_t sk[SITX_KEY_BYTES], pk[SITX_KEY_BYTES], h[32], pk12[SITX_KEY_BYTES];
+    size_t sk_len = 0;
+
+    if (block == NULL) {
+        fail_msg("PROTOCOL.md has no keyfile-vector block (§5.7)");
+    }
+    vector_line(block, "private key file:", sk_text, sizeof(sk_text));
+    vector_line(block, "public key:", pk_text, sizeof(pk_text));
+    vector_line(block, "fingerprint:", fp_text, sizeof(fp_text));
+
+    /* What the programs compute from such a file ... */
+    snprintf(file, sizeof(file), "%s\n", sk_text);
+    write_text(f->path, file, 0600);
+    assert_int_equal(sitx_keyfile_load(f->path, &kp), 0);
+    sitx_pubkey_encode(kp.pk, got_pk);
+    assert_string_equal(got_pk, pk_text);
+    sitx_fingerprint(kp.pk, got_fp);
+    assert_string_equal(got_fp, fp_text);
+
+    /* ... is what §5.7 says, step by step: base64 of 32 bytes, X25519(sk, 9),
+     * base64 of pk, the first 8 bytes of unkeyed BLAKE2b-256(pk) in hex. */
+    assert_int_equal(strlen(sk_text), 44);
+    assert_int_equal(sodium_base642bin(sk, sizeof(sk), sk_text, strlen(sk_text), NULL, &sk_len,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(sk_len, SITX_KEY_BYTES);
+    assert_int_equal(crypto_scalarmult_base(pk, sk), 0);
+    assert_memory_equal(pk, kp.pk, SITX_KEY_BYTES);
+    assert_int_equal(sitx_pubkey_decode(pk_text, strlen(pk_text), pk), 0);
+    assert_memory_equal(pk, kp.pk, SITX_KEY_BYTES);
+    crypto_generichash(h, sizeof(h), pk, sizeof(pk), NULL, 0);
+    sodium_bin2hex(hex, sizeof(hex), h, 8);
+    assert_string_equal(hex, fp_text);
+    /* The vector is §12.4's receiver key: the same public key there. */
+    hex_block(doc, "xx-receiver-static-public", pk12, sizeof(pk12));
+    assert_memory_equal(pk12, pk, SITX_KEY_BYTES);
+
+    sodium_memzero(sk, sizeof(sk));
+    sitx_keypair_clear(&kp);
+    free(doc);
+}
+
 static void test_pubkey_from_arg(void **state)
 {
     struct fixture *f = *state;
@@ -470,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pubkey_rejects_low_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint_vectors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pubkey_from_arg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protocol_md_vector, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
