@@ -309,6 +309,19 @@ static void on_transport_frame(struct client *c, uint8_t *frame, size_t len)
     size_t rec_len = 0;
     int rc;
 
+    if (len == 0 && !c->got_record) {
+        /* The receiver's "refused" (PROTOCOL.md §4) where our first record
+         * was due: it did not accept the handshake's last message, which from
+         * a genuine sender only a changed byte on the way does. Retried. */
+        client_fail(c, CLIENT_FAIL_NETWORK,
+                    c->cfg.mode == SITX_AUTH_KEY
+                        ? "%s refused handshake message 3 (it did not verify there; damaged on "
+                          "the way?)"
+                        : "%s refused the connection at the end of the handshake",
+                    c->cfg.label);
+        return;
+    }
+    c->got_record = 1;
     if (len < MIN_FRAME) {
         client_fail(c, CLIENT_FAIL_NETWORK, "%s sent a frame of %zu bytes", c->cfg.label, len);
         return;

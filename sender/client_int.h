@@ -69,6 +69,7 @@ struct client {
     struct sitx_cipher *rx;
     uint8_t remote_pk[SITX_KEY_BYTES];
     int have_remote_pk;
+    int got_record; /* a transport frame came after the handshake */
     struct wblock *cur;  /* being filled */
     struct wblock *pool; /* free blocks */
     int pool_count;
