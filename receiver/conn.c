@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "answer.h"
 #include "cipher.h"
 #include "err.h"
 #include "log.h"
@@ -160,17 +161,13 @@ int conn_send_record(struct sitx_conn *c, const uint8_t *rec, size_t rec_len)
 
 void conn_send_close(struct sitx_conn *c, uint8_t reason, const char *message)
 {
-    struct sitx_close cl;
-    uint8_t rec[SITX_TEXT_MAX + 8];
+    uint8_t rec[ANSWER_CLOSE_MAX];
     size_t len = 0;
 
     if (c->state != CONN_OPEN) {
         return;
     }
-    memset(&cl, 0, sizeof(cl));
-    cl.reason = reason;
-    snprintf(cl.message, sizeof(cl.message), "%s", message);
-    if (sitx_close_encode(&cl, rec, sizeof(rec), &len) == 0) {
+    if (answer_close(reason, message, rec, sizeof(rec), &len) == 0) {
         (void)conn_send_record(c, rec, len);
     }
 }

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "answer.h"
 #include "authz.h"
 #include "bytes.h"
 #include "conn.h"
@@ -115,8 +116,8 @@ static int complete(struct sitx_conn *c)
             sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=unknown-key key=%s",
                      c->peer, c->keyfp);
         }
-        web_note_auth_failed(c, "unknown-key", "this key is not an authorised sender");
-        conn_send_close(c, SITX_CLOSE_UNAUTHORIZED, "this key is not an authorised sender");
+        web_note_auth_failed(c, "unknown-key", ANSWER_MSG_UNAUTHORIZED);
+        conn_send_close(c, SITX_CLOSE_UNAUTHORIZED, ANSWER_MSG_UNAUTHORIZED);
         conn_close(c, "unauthorized");
         return -1;
     }

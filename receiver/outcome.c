@@ -8,15 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "budget.h"
 #include "conn.h"
 #include "log.h"
 #include "record.h"
 #include "server.h"
 #include "web.h"
-
-/* Big enough for any RESULT: 1 + 16 + 1 + 8 + 4 + 32 + 2 + 255 + 2 + 255. */
-#define RESULT_REC_MAX 640
 
 static uint32_t elapsed_ms(const struct transfer *t)
 {
@@ -25,48 +23,19 @@ static uint32_t elapsed_ms(const struct transfer *t)
     return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
-/* RESULT messages are ours, but may quote a library's error text: keep
- * them to printable ASCII so that they always encode. */
-static void copy_message(char *out, size_t cap, const char *msg)
-{
-    size_t i = 0;
-
-    for (; msg != NULL && msg[i] != '\0' && i + 1 < cap && i < SITX_TEXT_MAX; i++) {
-        unsigned char ch = (unsigned char)msg[i];
-
-        out[i] = ch < 0x20 || ch >= 0x7f ? '?' : (char)ch;
-    }
-    out[i] = '\0';
-}
-
 static void send_result(struct transfer *t, uint8_t status, const char *msg, const char *name)
 {
     struct sitx_conn *c = t->conn;
-    struct sitx_result r;
-    uint8_t rec[RESULT_REC_MAX];
+    uint8_t rec[ANSWER_RESULT_MAX];
     size_t len = 0;
-    int ok = status == SITX_ST_OK || status == SITX_ST_ALREADY_STORED;
 
     t->result_sent = 1;
     if (c->state != CONN_OPEN) {
         return;
     }
-    memset(&r, 0, sizeof(r));
-    memcpy(r.id, t->id, sizeof(r.id));
-    r.status = status;
-    r.size = ok ? t->size : 0;
-    r.ms = elapsed_ms(t);
-    if (ok) {
-        memcpy(r.hash, t->offer_hash, sizeof(r.hash));
-        snprintf(r.name, sizeof(r.name), "%s", name);
-    }
-    copy_message(r.message, sizeof(r.message), msg);
-    if (sitx_result_encode(&r, rec, sizeof(rec), &len) != 0) {
-        /* Only a name or message the encoder refuses gets here: send the bare status. */
-        r.message[0] = '\0';
-        if (sitx_result_encode(&r, rec, sizeof(rec), &len) != 0) {
-            return;
-        }
+    if (answer_result(t->id, status, t->size, elapsed_ms(t), t->offer_hash, name, msg, rec,
+                      sizeof(rec), &len) != 0) {
+        return;
     }
     if (conn_send_record(c, rec, len) != 0) {
         conn_close_later(c, "write-failed");
@@ -259,7 +228,7 @@ void transfer_expire(struct sitx_conn *c, uint64_t now)
     struct transfer *t = c->transfers;
     char msg[SITX_TEXT_MAX + 1];
 
-    snprintf(msg, sizeof(msg), "deadline of %" PRIu64 " ms passed", c->srv->cfg->deadline_ms);
+    answer_deadline_msg(c->srv->cfg->deadline_ms, msg, sizeof(msg));
     while (t != NULL) {
         struct transfer *next = t->next;
 
