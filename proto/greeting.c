@@ -131,10 +131,14 @@ int sitx_hello_decode_err(const uint8_t in[static SITX_HELLO_LEN], struct sitx_h
     }
     h->version = in[4];
     h->mode = in[5];
-    if (h->version != SITX_PROTO_VERSION) {
+    if (h->version > SITX_PROTO_VERSION_MAX) {
+        /* Checked before the other fields: a later version may spell them otherwise. */
         return fail(errstr, errstr_len, SITX_E_VERSION,
-                    "HELLO: sender speaks protocol version %u, we speak %d", h->version,
-                    SITX_PROTO_VERSION);
+                    "HELLO: sender asks for protocol version %u, we speak 1..%d", h->version,
+                    SITX_PROTO_VERSION_MAX);
+    }
+    if (h->version < SITX_PROTO_V1) {
+        return fail(errstr, errstr_len, SITX_E_MALFORMED, "HELLO: protocol version 0 is not one");
     }
     if (h->mode != SITX_AUTH_KEY && h->mode != SITX_AUTH_PASSWORD) {
         return fail(errstr, errstr_len, SITX_E_MALFORMED,

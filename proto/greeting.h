@@ -12,7 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The GREETING's own format: it stays 1 in every protocol version, since
+ * version 1 senders check each of its bytes. */
 #define SITX_PROTO_VERSION 1
+/* Connection versions, chosen by HELLO byte 4 (PROTOCOL.md §3). Version 2
+ * adds CANCEL and RESULT CANCELLED; the cryptography is the same. */
+#define SITX_PROTO_V1 1
+#define SITX_PROTO_V2 2
+#define SITX_PROTO_VERSION_MAX SITX_PROTO_V2
 #define SITX_GREETING_LEN 32
 #define SITX_HELLO_LEN 8
 #define SITX_SALT_LEN 16
@@ -46,7 +53,7 @@ struct sitx_greeting {
 #define SITX_HELLO_FLAG_PAIR 0x01
 
 struct sitx_hello {
-    uint8_t version;
+    uint8_t version; /* SITX_PROTO_V1 or SITX_PROTO_V2 */
     uint8_t mode;  /* exactly one enum sitx_auth_mode */
     uint8_t flags; /* 0, or SITX_HELLO_FLAG_PAIR with mode SITX_AUTH_KEY */
 };
@@ -59,9 +66,11 @@ int sitx_hello_decode(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello
 /* The decoders above with a one-line reason in errstr (may be NULL), e.g.
  * "GREETING: argon_ops 1 is outside 2..10". A greeting without password
  * mode must have zero Argon2id fields and salt; modes must be a non-empty
- * subset of 1|2. HELLO returns SITX_E_VERSION, or SITX_E_MALFORMED for bad
- * magic, a reserved byte (7) or unknown flag bit, PAIR without key mode, or
- * a mode that is not exactly 1 or 2. */
+ * subset of 1|2. HELLO returns SITX_E_VERSION for a version above
+ * SITX_PROTO_VERSION_MAX (h->version holds it, so the receiver can answer
+ * with the version frame), or SITX_E_MALFORMED for bad magic, version 0, a
+ * reserved byte (7) or unknown flag bit, PAIR without key mode, or a mode
+ * that is not exactly 1 or 2. */
 int sitx_greeting_decode_err(const uint8_t in[static SITX_GREETING_LEN], struct sitx_greeting *g,
                              char *errstr, size_t errstr_len);
 int sitx_hello_decode_err(const uint8_t in[static SITX_HELLO_LEN], struct sitx_hello *h,

@@ -42,6 +42,8 @@ const char *sitx_status_name(uint8_t status)
         return "PROTOCOL";
     case SITX_ST_SHUTTING_DOWN:
         return "SHUTTING_DOWN";
+    case SITX_ST_CANCELLED:
+        return "CANCELLED";
     default:
         return "UNKNOWN";
     }
@@ -50,6 +52,23 @@ const char *sitx_status_name(uint8_t status)
 bool sitx_status_valid(uint8_t status)
 {
     return status <= SITX_ST_SHUTTING_DOWN;
+}
+
+bool sitx_status_valid_in(uint8_t status, unsigned version)
+{
+    return version >= 2 ? status <= SITX_ST_CANCELLED : sitx_status_valid(status);
+}
+
+const char *sitx_cancel_reason_name(uint8_t reason)
+{
+    switch (reason) {
+    case SITX_CANCEL_LOCAL:
+        return "LOCAL";
+    case SITX_CANCEL_INTERRUPTED:
+        return "INTERRUPTED";
+    default:
+        return "UNKNOWN";
+    }
 }
 
 bool sitx_status_success(uint8_t status)

@@ -31,6 +31,13 @@ enum sitx_status {
     SITX_ST_INTERNAL = 8,       /* receiver-side failure */
     SITX_ST_PROTOCOL = 9,       /* the sender broke the protocol */
     SITX_ST_SHUTTING_DOWN = 10, /* receiver is stopping */
+    SITX_ST_CANCELLED = 11,     /* version 2: the sender withdrew the image (CANCEL) */
+};
+
+/* CANCEL reasons (version 2). */
+enum sitx_cancel_reason {
+    SITX_CANCEL_LOCAL = 0,       /* the sender cannot send it: read/decode failed, file changed */
+    SITX_CANCEL_INTERRUPTED = 1, /* the user stopped the sender */
 };
 
 /* CLOSE reasons. */
@@ -70,6 +77,12 @@ struct sitx_result {
     char message[SITX_TEXT_MAX + 1];       /* human-readable detail */
 };
 
+struct sitx_cancel {
+    uint8_t id[SITX_TRANSFER_ID_BYTES];
+    uint8_t reason; /* enum sitx_cancel_reason */
+    char message[SITX_TEXT_MAX + 1];
+};
+
 struct sitx_close {
     uint8_t reason; /* enum sitx_close_reason */
     char message[SITX_TEXT_MAX + 1];
@@ -80,8 +93,13 @@ bool sitx_status_retryable(uint8_t status);
 /* "OK", "ALREADY_STORED", "TIMEOUT", ... or "UNKNOWN". */
 const char *sitx_status_name(uint8_t status);
 const char *sitx_close_reason_name(uint8_t reason);
+/* "LOCAL", "INTERRUPTED" or "UNKNOWN". */
+const char *sitx_cancel_reason_name(uint8_t reason);
 /* true for the status codes version 1 defines (0..10). */
 bool sitx_status_valid(uint8_t status);
+/* true for the status codes of a connection of this version: 0..10 in
+ * version 1, 0..11 in version 2. */
+bool sitx_status_valid_in(uint8_t status, unsigned version);
 /* true for OK and ALREADY_STORED: the image is in the receiver's inbox. */
 bool sitx_status_success(uint8_t status);
 

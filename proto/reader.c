@@ -94,7 +94,7 @@ void sitx_reader_free(struct sitx_reader *r)
 void sitx_reader_set_limit(struct sitx_reader *r, size_t max_frame, int exact)
 {
     r->max_frame = clamp_limit(max_frame);
-    r->exact = exact != 0;
+    r->exact = exact;
 }
 
 /* True when need bytes fill at most three quarters of a cap-byte buffer:
@@ -196,7 +196,8 @@ int sitx_reader_next(struct sitx_reader *r, uint8_t **frame, size_t *frame_len)
         return set_error(r, SITX_E_TOO_LARGE, "frame of %zu bytes over the limit of %zu", n,
                          r->max_frame);
     }
-    if (r->exact && n != 0 && n != r->max_frame) {
+    if (r->exact != 0 && n != 0 && n != r->max_frame &&
+        !(n == 1 && (r->exact & SITX_READER_VERSION_FRAME) != 0)) {
         return set_error(r, SITX_E_MALFORMED, "frame of %zu bytes where exactly %zu are expected",
                          n, r->max_frame);
     }

@@ -16,8 +16,12 @@ struct sitx_reader *sitx_reader_new(size_t max_frame);
 void sitx_reader_free(struct sitx_reader *r); /* NULL-safe; wipes its buffer */
 
 /* Tightens or loosens the frame limit for frames not yet started, e.g. the
- * exact size of the next handshake message. With exact != 0 only frames of
- * exactly max_frame bytes are accepted. */
+ * exact size of the next handshake message. With SITX_READER_EXACT only
+ * frames of exactly max_frame bytes (or the empty refusal) are accepted;
+ * SITX_READER_VERSION_FRAME also lets through a 1-byte frame, the
+ * receiver's "highest version I speak" answer (PROTOCOL.md §3). */
+#define SITX_READER_EXACT 1
+#define SITX_READER_VERSION_FRAME 2
 void sitx_reader_set_limit(struct sitx_reader *r, size_t max_frame, int exact);
 
 /* Appends len bytes. Returns 0, SITX_E_NOMEM, or the sticky error. */

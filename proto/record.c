@@ -11,11 +11,13 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "greeting.h"
 
 #define OFFER_FIXED    (SITX_TRANSFER_ID_BYTES + 1 + 8 + SITX_CONTENT_HASH_BYTES)
 #define ACCEPT_BODY    (SITX_TRANSFER_ID_BYTES + 8)
 #define END_BODY       SITX_CONTENT_HASH_BYTES
 #define RESULT_FIXED   (SITX_TRANSFER_ID_BYTES + 1 + 8 + 4 + SITX_CONTENT_HASH_BYTES)
+#define CANCEL_FIXED   (SITX_TRANSFER_ID_BYTES + 1)
 #define STR_HDR        2
 #define OFFER_SIZE_MAX (UINT64_C(1) << 63)
 
@@ -24,6 +26,7 @@ struct cursor {
     const uint8_t *p;
     size_t left;
     const char *rec; /* record name for messages */
+    unsigned version; /* of the connection: what CANCEL and status 11 need */
     char *errstr;
     size_t errstr_len;
 };
@@ -252,8 +255,9 @@ static int decode_result(struct cursor *c, struct sitx_result *m)
     if (rc == 0) {
         rc = take_u8(c, &m->status, "status");
     }
-    if (rc == 0 && !sitx_status_valid(m->status)) {
-        rc = fail(c, SITX_E_MALFORMED, "unknown status %u", m->status);
+    if (rc == 0 && !sitx_status_valid_in(m->status, c->version)) {
+        rc = fail(c, SITX_E_MALFORMED, "unknown status %u in protocol version %u", m->status,
+                  c->version);
     }
     if (rc == 0) {
         rc = take_u64(c, &m->size, "size");
@@ -292,10 +296,32 @@ static int decode_close(struct cursor *c, struct sitx_close *m)
     return rc == 0 ? finish(c) : rc;
 }
 
+static int decode_cancel(struct cursor *c, struct sitx_cancel *m)
+{
+    int rc = take(c, m->id, sizeof(m->id), "transfer_id");
+
+    if (rc == 0) {
+        rc = take_u8(c, &m->reason, "reason");
+    }
+    if (rc == 0 && m->reason > SITX_CANCEL_INTERRUPTED) {
+        rc = fail(c, SITX_E_MALFORMED, "unknown reason %u", m->reason);
+    }
+    if (rc == 0) {
+        rc = take_string(c, m->message, SITX_TEXT_MAX, 1, "message");
+    }
+    return rc == 0 ? finish(c) : rc;
+}
+
 int sitx_record_decode(const uint8_t *buf, size_t len, struct sitx_record *rec, char *errstr,
                        size_t errstr_len)
 {
-    struct cursor c = {buf, len, "record", errstr, errstr_len};
+    return sitx_record_decode_v(buf, len, SITX_PROTO_V1, rec, errstr, errstr_len);
+}
+
+int sitx_record_decode_v(const uint8_t *buf, size_t len, unsigned version,
+                         struct sitx_record *rec, char *errstr, size_t errstr_len)
+{
+    struct cursor c = {buf, len, "record", version, errstr, errstr_len};
 
     memset(rec, 0, sizeof(*rec));
     if (errstr != NULL && errstr_len > 0) {
@@ -329,6 +355,11 @@ int sitx_record_decode(const uint8_t *buf, size_t len, struct sitx_record *rec, 
         return decode_result(&c, &rec->u.result);
     case SITX_REC_CLOSE:
         return decode_close(&c, &rec->u.close);
+    case SITX_REC_CANCEL:
+        if (version >= SITX_PROTO_V2) {
+            return decode_cancel(&c, &rec->u.cancel);
+        }
+        break; /* not a record of version 1 */
     default:
         break;
     }
@@ -454,7 +485,7 @@ int sitx_result_encode(const struct sitx_result *m, uint8_t *out, size_t cap, si
     if (rc != 0) {
         return rc;
     }
-    if (!sitx_status_valid(m->status) || result_inconsistency(m) != NULL) {
+    if (!sitx_status_valid_in(m->status, SITX_PROTO_V2) || result_inconsistency(m) != NULL) {
         return SITX_E_MALFORMED;
     }
     total = 1 + RESULT_FIXED + STR_HDR + name_len + STR_HDR + msg_len;
@@ -494,6 +525,28 @@ int sitx_close_encode(const struct sitx_close *m, uint8_t *out, size_t cap, size
     return 0;
 }
 
+int sitx_cancel_encode(const struct sitx_cancel *m, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t msg_len;
+    int rc = check_string(m->message, SITX_TEXT_MAX, 1, &msg_len);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (m->reason > SITX_CANCEL_INTERRUPTED) {
+        return SITX_E_MALFORMED;
+    }
+    if (cap < 1 + CANCEL_FIXED + STR_HDR + msg_len) {
+        return SITX_E_BUFFER;
+    }
+    out[0] = SITX_REC_CANCEL;
+    put(out + 1, m->id, sizeof(m->id));
+    out[1 + SITX_TRANSFER_ID_BYTES] = m->reason;
+    put_string(out + 1 + CANCEL_FIXED, m->message, msg_len);
+    *len = 1 + CANCEL_FIXED + STR_HDR + msg_len;
+    return 0;
+}
+
 int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, size_t *len)
 {
     switch (rec->type) {
@@ -509,6 +562,8 @@ int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, 
         return sitx_result_encode(&rec->u.result, out, cap, len);
     case SITX_REC_CLOSE:
         return sitx_close_encode(&rec->u.close, out, cap, len);
+    case SITX_REC_CANCEL:
+        return sitx_cancel_encode(&rec->u.cancel, out, cap, len);
     default:
         return SITX_E_UNKNOWN_TYPE;
     }
@@ -529,6 +584,8 @@ const char *sitx_rec_type_name(uint8_t type)
         return "RESULT";
     case SITX_REC_CLOSE:
         return "CLOSE";
+    case SITX_REC_CANCEL:
+        return "CANCEL";
     default:
         return "UNKNOWN";
     }

@@ -18,6 +18,7 @@ enum sitx_rec_type {
     SITX_REC_END = 4,
     SITX_REC_RESULT = 5,
     SITX_REC_CLOSE = 6,
+    SITX_REC_CANCEL = 7, /* version 2 only */
 };
 
 /* Largest DATA payload in one record: the record limit less the type byte. */
@@ -35,12 +36,19 @@ struct sitx_record {
         struct sitx_end end;
         struct sitx_result result;
         struct sitx_close close;
+        struct sitx_cancel cancel;
     } u;
 };
 
-/* Decodes one record. Returns 0 or SITX_E_TRUNCATED, SITX_E_TRAILING,
+/* Decodes one record of a connection of the given protocol version
+ * (SITX_PROTO_V1 or V2): CANCEL and RESULT status CANCELLED exist only in
+ * version 2, so in version 1 they are an unknown type and a malformed
+ * status. Returns 0 or SITX_E_TRUNCATED, SITX_E_TRAILING,
  * SITX_E_UNKNOWN_TYPE, SITX_E_TOO_LARGE, SITX_E_BAD_UTF8, SITX_E_MALFORMED.
  * When errstr is not NULL it gets a one-line reason. */
+int sitx_record_decode_v(const uint8_t *buf, size_t len, unsigned version,
+                         struct sitx_record *rec, char *errstr, size_t errstr_len);
+/* sitx_record_decode_v for version 1 (sealed files and version 1 peers). */
 int sitx_record_decode(const uint8_t *buf, size_t len, struct sitx_record *rec, char *errstr,
                        size_t errstr_len);
 
@@ -52,9 +60,12 @@ int sitx_data_encode(const uint8_t *bytes, size_t n, uint8_t *out, size_t cap, s
 int sitx_end_encode(const struct sitx_end *m, uint8_t *out, size_t cap, size_t *len);
 int sitx_result_encode(const struct sitx_result *m, uint8_t *out, size_t cap, size_t *len);
 int sitx_close_encode(const struct sitx_close *m, uint8_t *out, size_t cap, size_t *len);
+int sitx_cancel_encode(const struct sitx_cancel *m, uint8_t *out, size_t cap, size_t *len);
 /* Any decoded record, by its type (SITX_E_UNKNOWN_TYPE for another type).
+ * The encoders know no connection version: the version 2 record and status
+ * are the caller's to send only on a version 2 connection.
  * A field value the decoder would refuse (an empty OFFER name, size 0, an
- * unknown format, status or reason, a non-zero ACCEPT offset, a RESULT whose
+ * unknown format, status (0..11) or reason, a non-zero ACCEPT offset, a RESULT whose
  * size, hash and name disagree with its status) gives SITX_E_MALFORMED from
  * every encoder, and DATA of 0 bytes does too. */
 int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, size_t *len);

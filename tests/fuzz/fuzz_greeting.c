@@ -1,5 +1,7 @@
 /* GREETING and HELLO decoders on arbitrary bytes: a decoded message
- * re-encodes to the same bytes, and the prologue is built from both. */
+ * re-encodes to the same bytes, and the prologue is built from both. A
+ * HELLO decodes only with version 1 or 2, and SITX_E_VERSION comes exactly
+ * for a version above 2 (what the receiver answers with the version frame). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,8 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     h_rc = sitx_hello_decode_err(h_in, &h, why, sizeof(why));
+    if ((h_rc == SITX_E_VERSION) !=
+        (memcmp(h_in, "SITX", 4) == 0 && h_in[4] > SITX_PROTO_VERSION_MAX)) {
+        abort();
+    }
+    if (h_rc == SITX_E_VERSION && h.version != h_in[4]) {
+        abort(); /* the receiver answers with what it speaks; it must see what was asked */
+    }
     if (h_rc == 0) {
         if (h.mode != SITX_AUTH_KEY && h.mode != SITX_AUTH_PASSWORD) {
+            abort();
+        }
+        if (h.version != SITX_PROTO_V1 && h.version != SITX_PROTO_V2) {
             abort();
         }
         sitx_hello_encode(&h, out);

@@ -1,12 +1,15 @@
 /* Record decoder: arbitrary bytes must decode or fail cleanly with a
  * reason; whatever decodes must re-encode to the very same bytes, so the
- * decoder accepts exactly one spelling of each record. */
+ * decoder accepts exactly one spelling of each record. Both protocol
+ * versions are tried: version 2 accepts all that version 1 does, the same
+ * way, and version 1 never accepts CANCEL or status CANCELLED. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "greeting.h"
 #include "msg.h"
 #include "record.h"
 
@@ -23,7 +26,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > SITX_RECORD_MAX + 1) {
         return 0; /* one past the limit is still tried */
     }
-    rc = sitx_record_decode(data, size, &rec, why, sizeof(why));
+    {
+        struct sitx_record v1;
+        char why1[128];
+        int rc1 = sitx_record_decode(data, size, &v1, why1, sizeof(why1));
+
+        rc = sitx_record_decode_v(data, size, SITX_PROTO_V2, &rec, why, sizeof(why));
+        if (rc1 == 0 && (rc != 0 || v1.type != rec.type)) {
+            abort();
+        }
+        if (rc1 == 0 && (v1.type == SITX_REC_CANCEL ||
+                         (v1.type == SITX_REC_RESULT && v1.u.result.status == SITX_ST_CANCELLED))) {
+            abort();
+        }
+        if (rc1 != 0 && (rc1 >= 0 || why1[0] == '\0')) {
+            abort();
+        }
+    }
     if (rc != 0) {
         /* Every failure names itself. */
         if (rc >= 0 || why[0] == '\0' || strlen(why) >= sizeof(why)) {
@@ -41,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Decoded strings are what the UTF-8 rule allows. */
     if (rec.type == SITX_REC_OFFER &&
         !sitx_utf8_valid((const uint8_t *)rec.u.offer.name, strlen(rec.u.offer.name))) {
+        abort();
+    }
+    if (rec.type == SITX_REC_CANCEL && rec.u.cancel.reason > SITX_CANCEL_INTERRUPTED) {
         abort();
     }
     if (rec.type == SITX_REC_RESULT && sitx_status_name(rec.u.result.status)[0] == 'U') {

@@ -229,9 +229,22 @@ static void test_hello(void **state)
     memcpy(in, out, sizeof(in));
     in[1] = 'i';
     expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: bad magic 53 69 54 58 (not a sitx sender)");
+    /* Versions 1 and 2 are spoken; above that the version is reported, 0 is malformed. */
     memcpy(in, out, sizeof(in));
     in[4] = 2;
-    expect_hello_bad(in, SITX_E_VERSION, "HELLO: sender speaks protocol version 2, we speak 1");
+    assert_int_equal(sitx_hello_decode_err(in, &d, why, sizeof(why)), 0);
+    assert_int_equal(d.version, SITX_PROTO_V2);
+    in[4] = 3;
+    expect_hello_bad(in, SITX_E_VERSION, "HELLO: sender asks for protocol version 3, we speak 1..2");
+    assert_int_equal(sitx_hello_decode(in, &d), SITX_E_VERSION);
+    assert_int_equal(d.version, 3);
+    in[5] = 0x77; /* a later version's other fields are not judged */
+    in[4] = 0xff;
+    assert_int_equal(sitx_hello_decode(in, &d), SITX_E_VERSION);
+    memcpy(in, out, sizeof(in));
+    in[4] = 0;
+    expect_hello_bad(in, SITX_E_MALFORMED, "HELLO: protocol version 0 is not one");
+    memcpy(in, out, sizeof(in));
     memcpy(in, out, sizeof(in));
     for (unsigned mode = 0; mode < 256; mode++) {
         in[5] = (uint8_t)mode;

@@ -323,6 +323,29 @@ static void test_exact_limit(void **state)
     assert_int_equal(sitx_reader_feed(r, buf + 2, 47), SITX_E_MALFORMED);
     sitx_reader_free(r);
 
+    /* 1: the version frame, only where it is asked for (the sender's message 2). */
+    r = sitx_reader_new(65535);
+    assert_non_null(r);
+    sitx_reader_set_limit(r, 48, SITX_READER_EXACT | SITX_READER_VERSION_FRAME);
+    sitx_store_be16(buf, 1);
+    buf[2] = 2;
+    assert_int_equal(sitx_reader_feed(r, buf, 3), 0);
+    assert_int_equal(sitx_reader_next(r, &f, &flen), 1);
+    assert_int_equal(flen, 1);
+    assert_int_equal(f[0], 2);
+    sitx_store_be16(buf, 2);
+    assert_int_equal(sitx_reader_feed(r, buf, 2), 0);
+    assert_int_equal(sitx_reader_next(r, &f, &flen), SITX_E_MALFORMED);
+    sitx_reader_free(r);
+    r = sitx_reader_new(65535);
+    assert_non_null(r);
+    sitx_reader_set_limit(r, 48, SITX_READER_EXACT);
+    sitx_store_be16(buf, 1);
+    assert_int_equal(sitx_reader_feed(r, buf, 3), 0);
+    assert_int_equal(sitx_reader_next(r, &f, &flen), SITX_E_MALFORMED);
+    sitx_reader_free(r);
+    memset(buf, 0x5A, sizeof(buf));
+
     /* 49: over the limit. */
     r = sitx_reader_new(65535);
     assert_non_null(r);

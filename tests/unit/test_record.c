@@ -13,6 +13,7 @@
 #include "bytes.h"
 #include "err.h"
 #include "msg.h"
+#include "greeting.h"
 #include "record.h"
 
 static uint8_t buf[SITX_RECORD_MAX + 64];
@@ -420,7 +421,7 @@ static void test_result_malformed(void **state)
     (void)state;
     assert_int_equal(sitx_result_encode(&m, buf, sizeof(buf), &len), 0);
     buf[17] = 11;
-    expect_bad(buf, len, SITX_E_MALFORMED, "RESULT: unknown status 11");
+    expect_bad(buf, len, SITX_E_MALFORMED, "RESULT: unknown status 11 in protocol version 1");
     buf[17] = SITX_ST_TIMEOUT;
     expect_bad(buf, len, SITX_E_MALFORMED, "RESULT: status TIMEOUT has a non-zero size");
     buf[17] = SITX_ST_OK;
@@ -510,6 +511,103 @@ static void test_close(void **state)
     expect_bad(buf, len + 1, SITX_E_TRAILING, "CLOSE: 1 byte after the last field");
     m.reason = 9;
     assert_int_equal(sitx_close_encode(&m, buf, sizeof(buf), &len), SITX_E_MALFORMED);
+}
+
+/* Decodes in as a version 2 record, expecting err and exactly the reason. */
+static void expect_bad_v2(const uint8_t *in, size_t len, int err, const char *reason)
+{
+    struct sitx_record rec;
+    int rc = sitx_record_decode_v(in, len, SITX_PROTO_V2, &rec, why, sizeof(why));
+
+    if (rc != err) {
+        fail_msg("v2 decode gave %d (%s, \"%s\"), expected %d", rc, sitx_strerror(rc), why, err);
+    }
+    assert_string_equal(why, reason);
+}
+
+/* CANCEL (version 2): its bytes, both reasons, and every way to get it wrong. */
+static void test_cancel(void **state)
+{
+    static const uint8_t want[] = {7,    0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21,
+                                   0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0,    0,    3,
+                                   'e',  'o',  'f'};
+    struct sitx_cancel m;
+    struct sitx_record rec;
+    size_t len = 0;
+    size_t out_len = 0;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    memset(m.id, 0x21, sizeof(m.id));
+    m.reason = SITX_CANCEL_LOCAL;
+    strcpy(m.message, "eof");
+    assert_int_equal(sitx_cancel_encode(&m, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(sitx_record_decode_v(buf, len, SITX_PROTO_V2, &rec, why, sizeof(why)), 0);
+    assert_string_equal(why, "");
+    assert_int_equal(rec.type, SITX_REC_CANCEL);
+    assert_memory_equal(rec.u.cancel.id, m.id, sizeof(m.id));
+    assert_int_equal(rec.u.cancel.reason, SITX_CANCEL_LOCAL);
+    assert_string_equal(rec.u.cancel.message, "eof");
+    assert_int_equal(sitx_record_encode(&rec, buf2, sizeof(buf2), &out_len), 0);
+    assert_int_equal(out_len, len);
+    assert_memory_equal(buf2, buf, len);
+    expect_buffer_checks(&rec, len);
+    /* Every strict prefix is truncated. */
+    for (size_t n = 1; n < len; n++) {
+        assert_int_equal(sitx_record_decode_v(buf, n, SITX_PROTO_V2, &rec, why, sizeof(why)),
+                         SITX_E_TRUNCATED);
+    }
+    expect_bad_v2(buf, 17, SITX_E_TRUNCATED,
+                  "CANCEL: record ends inside reason (needs 1 bytes, 0 left)");
+    /* Not a record of version 1: an unknown type there, whatever follows. */
+    expect_bad(buf, len, SITX_E_UNKNOWN_TYPE, "unknown record type 0x07");
+    m.reason = SITX_CANCEL_INTERRUPTED;
+    m.message[0] = '\0';
+    assert_int_equal(sitx_cancel_encode(&m, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, 20);
+    assert_int_equal(sitx_record_decode_v(buf, len, SITX_PROTO_V2, &rec, why, sizeof(why)), 0);
+    assert_int_equal(rec.u.cancel.reason, SITX_CANCEL_INTERRUPTED);
+    assert_string_equal(sitx_cancel_reason_name(SITX_CANCEL_INTERRUPTED), "INTERRUPTED");
+    assert_string_equal(sitx_cancel_reason_name(SITX_CANCEL_LOCAL), "LOCAL");
+    buf[17] = 2;
+    expect_bad_v2(buf, len, SITX_E_MALFORMED, "CANCEL: unknown reason 2");
+    buf[17] = 1;
+    buf[len] = 0;
+    expect_bad_v2(buf, len + 1, SITX_E_TRAILING, "CANCEL: 1 byte after the last field");
+    buf[18] = 1; /* message length 256 */
+    buf[19] = 0;
+    expect_bad_v2(buf, len, SITX_E_TOO_LARGE, "CANCEL: message is 256 bytes, over the limit of 255");
+    m.reason = 2;
+    assert_int_equal(sitx_cancel_encode(&m, buf, sizeof(buf), &len), SITX_E_MALFORMED);
+    m.reason = 0;
+    strcpy(m.message, "tab\there");
+    assert_int_equal(sitx_cancel_encode(&m, buf, sizeof(buf), &len), SITX_E_BAD_UTF8);
+}
+
+/* Status 11 CANCELLED exists in version 2 only, is a failure, and is not retried. */
+static void test_result_cancelled(void **state)
+{
+    struct sitx_result f = failed_result(SITX_ST_CANCELLED);
+    struct sitx_record rec;
+    size_t len = 0;
+
+    (void)state;
+    assert_int_equal(sitx_result_encode(&f, buf, sizeof(buf), &len), 0);
+    assert_int_equal(sitx_record_decode_v(buf, len, SITX_PROTO_V2, &rec, why, sizeof(why)), 0);
+    assert_int_equal(rec.u.result.status, SITX_ST_CANCELLED);
+    expect_bad(buf, len, SITX_E_MALFORMED, "RESULT: unknown status 11 in protocol version 1");
+    buf[17] = 12;
+    expect_bad_v2(buf, len, SITX_E_MALFORMED, "RESULT: unknown status 12 in protocol version 2");
+    assert_string_equal(sitx_status_name(SITX_ST_CANCELLED), "CANCELLED");
+    assert_false(sitx_status_retryable(SITX_ST_CANCELLED));
+    assert_false(sitx_status_success(SITX_ST_CANCELLED));
+    assert_false(sitx_status_valid(SITX_ST_CANCELLED));
+    assert_true(sitx_status_valid_in(SITX_ST_CANCELLED, SITX_PROTO_V2));
+    assert_false(sitx_status_valid_in(12, SITX_PROTO_V2));
+    f.status = 12;
+    assert_int_equal(sitx_result_encode(&f, buf, sizeof(buf), &len), SITX_E_MALFORMED);
 }
 
 static void test_unknown_and_empty(void **state)
@@ -616,7 +714,8 @@ static void test_names(void **state)
         assert_true(sitx_status_valid(i));
         assert_int_equal(sitx_status_success(i), i <= SITX_ST_ALREADY_STORED);
     }
-    assert_string_equal(sitx_status_name(11), "UNKNOWN");
+    assert_string_equal(sitx_status_name(11), "CANCELLED");
+    assert_string_equal(sitx_status_name(12), "UNKNOWN");
     assert_false(sitx_status_retryable(11));
     assert_false(sitx_status_retryable(255));
     assert_false(sitx_status_valid(11));
@@ -628,7 +727,8 @@ static void test_names(void **state)
         assert_string_equal(sitx_rec_type_name(i), rt[i - 1]);
     }
     assert_string_equal(sitx_rec_type_name(0), "UNKNOWN");
-    assert_string_equal(sitx_rec_type_name(7), "UNKNOWN");
+    assert_string_equal(sitx_rec_type_name(7), "CANCEL");
+    assert_string_equal(sitx_rec_type_name(8), "UNKNOWN");
 }
 
 int main(void)
@@ -643,6 +743,8 @@ int main(void)
         cmocka_unit_test(test_result),
         cmocka_unit_test(test_result_malformed),
         cmocka_unit_test(test_close),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_result_cancelled),
         cmocka_unit_test(test_unknown_and_empty),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_names),
