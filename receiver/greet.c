@@ -196,6 +196,19 @@ int greet_on_hello(struct sitx_conn *c)
     int rc;
 
     rc = sitx_hello_decode(c->hello, &h);
+    if (rc == SITX_E_VERSION) {
+        /* A later sender: one 1-byte frame says the highest version we
+         * speak, so it can retry with that one (PROTOCOL.md §3). */
+        static const uint8_t highest[SITX_FRAME_HDR + 1] = {0, 1, SITX_PROTO_VERSION_MAX};
+
+        if (adm_log_allowed(srv->adm, &c->addr)) {
+            sitx_log(SITX_LOG_WARNING, "auth-failed", "peer=%s reason=version detail=%u",
+                     c->peer, (unsigned)h.version);
+        }
+        (void)conn_send_raw(c, highest, sizeof(highest));
+        conn_close(c, "version");
+        return -1;
+    }
     if (rc != 0) {
         snprintf(detail, sizeof(detail), "HELLO %02x%02x%02x%02x%02x%02x%02x%02x: %s", c->hello[0],
                  c->hello[1], c->hello[2], c->hello[3], c->hello[4], c->hello[5], c->hello[6],
