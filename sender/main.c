@@ -24,6 +24,7 @@
 #include "report.h"
 #include "seal_cmd.h"
 #include "send.h"
+#include "watch.h"
 
 #ifndef SITX_VERSION
 #define SITX_VERSION "0"
@@ -53,6 +54,9 @@ enum opt_id {
     OPT_PAIR,
     OPT_NAME,
     OPT_PAIR_CODE,
+    OPT_WATCH,
+    OPT_AFTER_STORED,
+    OPT_SETTLE,
     OPT_HELP,
     OPT_VERSION,
     OPT_END_,
@@ -76,6 +80,9 @@ static const struct option long_options[] = {
     {"pair", required_argument, NULL, OPT_PAIR},
     {"name", required_argument, NULL, OPT_NAME},
     {"pair-code", required_argument, NULL, OPT_PAIR_CODE},
+    {"watch", required_argument, NULL, OPT_WATCH},
+    {"after-stored", required_argument, NULL, OPT_AFTER_STORED},
+    {"settle", required_argument, NULL, OPT_SETTLE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -99,6 +106,8 @@ struct args {
     int verbose;
     uint64_t retries;
     uint64_t timeout_ms;
+    struct watch_config watch;
+    const char *after_stored;
     int nopts; /* options given */
 };
 
@@ -111,6 +120,7 @@ static void usage(FILE *f)
             "                 --password-file FILE) [--preview OUT.png] [OPTIONS] IMAGE\n"
             "       " PROG " --pair HOST[:PORT] [--name NAME] [--pair-code CODE|-]\n"
             "       " PROG " --gen-key FILE | --print-public FILE\n"
+            "       " PROG " --watch DIR [--after-stored move:DIR|delete] [OPTIONS] HOST[:PORT]\n"
             "       " PROG " --version\n"
             "\n"
             "Sends PNG and JPEG images to a sitx-recv receiver, encrypted with AES-256-GCM\n"
@@ -155,6 +165,14 @@ static void usage(FILE *f)
             "  --gen-key FILE           write a new private key (mode 0600), print the\n"
             "                           public key and its fingerprint\n"
             "  --print-public FILE      print the public key and fingerprint of a key file\n"
+            "  --watch DIR              stay running and send each complete PNG/JPEG that\n"
+            "                           appears in DIR once, also across restarts (state in\n"
+            "                           $XDG_STATE_HOME/sitx/, else ~/.local/state/sitx/);\n"
+            "                           SIGTERM stops it (exit 0), SIGINT too (exit 130)\n"
+            "  --after-stored ACTION    with --watch, once stored: move:DIR (a rename on the\n"
+            "                           same file system, never overwriting) or delete\n"
+            "  --settle SECONDS         with --watch, a file still open is complete once\n"
+            "                           unchanged this long (default 5)\n"
             "  --help                   show this help\n"
             "  --version                show the version\n"
             "\n"
@@ -279,6 +297,21 @@ static void parse_args(int argc, char **argv, struct args *a)
         case OPT_PAIR_CODE:
             a->pair_code = optarg;
             break;
+        case OPT_WATCH:
+            a->watch.dir = optarg;
+            break;
+        case OPT_AFTER_STORED:
+            a->after_stored = optarg;
+            if (watch_parse_after(optarg, &a->watch) != 0) {
+                die_usage("--after-stored wants move:DIR or delete, not `%s'", optarg);
+            }
+            break;
+        case OPT_SETTLE:
+            if (sitx_parse_duration_ms(optarg, &a->watch.settle_ms) != 0 ||
+                a->watch.settle_ms == 0 || a->watch.settle_ms > MAX_TIMEOUT_MS) {
+                die_usage("--settle wants seconds (or 500ms, 2m), more than 0, not `%s'", optarg);
+            }
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(SEND_EXIT_OK);
@@ -370,6 +403,15 @@ static void check_combinations(const struct args *a, int npos)
     }
     if (a->tofu && a->known_receivers == NULL) {
         die_usage("--tofu records the key in a file: give --known-receivers FILE");
+    }
+    if ((a->after_stored != NULL || a->watch.settle_ms != 0) && a->watch.dir == NULL) {
+        die_usage("--after-stored and --settle go with --watch DIR");
+    }
+    if (a->watch.dir != NULL) {
+        if (npos != 1) {
+            die_usage("--watch DIR takes one receiver, HOST[:PORT], and no IMAGE");
+        }
+        return;
     }
     if (npos < 1) {
         die_usage("no receiver given: HOST[:PORT] and at least one IMAGE");
@@ -544,7 +586,14 @@ int main(int argc, char **argv)
      * resolver must not queue behind them (libuv's default is 4 threads). */
     setenv("UV_THREADPOOL_SIZE", "6", 0);
     report_init(&rep, stdout, stderr, a.json, a.quiet, 1);
-    rc = send_run(&cfg, &rep);
+    if (a.watch.dir != NULL) {
+        if (a.watch.settle_ms == 0) {
+            a.watch.settle_ms = WATCH_SETTLE_DEFAULT_MS;
+        }
+        rc = watch_run(&a.watch, &cfg, &rep);
+    } else {
+        rc = send_run(&cfg, &rep);
+    }
 
     sitx_keypair_clear(&kp);
     sitx_passphrase_clear(&pw);

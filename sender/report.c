@@ -128,6 +128,9 @@ int report_image(struct report *r, const struct image_report *ir)
     int n;
     int rc = 0;
 
+    if (r->filter != NULL && !r->filter(r->filter_arg, ir)) {
+        return 0;
+    }
     if (r->quiet && !r->json && (ir->outcome == OUTCOME_STORED || ir->outcome == OUTCOME_ALREADY)) {
         return 0;
     }

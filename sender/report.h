@@ -33,6 +33,10 @@ struct report {
     struct sitx_progress progress;
     int bar_started; /* an image's bar is running */
     int bar_drawn;   /* the bar is on screen and must be erased before a line */
+    /* --watch sees each outcome first; returning 0 keeps the line unprinted
+     * (an image that stays pending). NULL prints every line. */
+    int (*filter)(void *arg, const struct image_report *ir);
+    void *filter_arg;
 };
 
 /* progress != 0 asks for a bar on err (still off when err is not a tty). */
