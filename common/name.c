@@ -209,3 +209,84 @@ size_t sitx_name_sanitize(const char *in, size_t len, const char *ext, char *out
     out[o] = '\0';
     return o;
 }
+
+/* Cleans one directory component in[0..len) into out[0..cap); 0 when nothing
+ * is left of it (dropped). */
+static size_t clean_dir(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t o;
+
+    while (len > 0 && (in[0] == '.' || in[0] == ' ')) {
+        in++;
+        len--;
+    }
+    o = copy_clean((const uint8_t *)in, len, out, cap);
+    while (o > 0 && (out[o - 1] == '.' || out[o - 1] == ' ')) {
+        o--;
+    }
+    return o;
+}
+
+size_t sitx_name_sanitize_path(const char *in, size_t len, const char *ext, char *out,
+                               size_t cap)
+{
+    char comp[SITX_NAME_MAX + 1];
+    size_t limit;
+    size_t last = 0;
+    size_t o = 0;
+    unsigned dirs = 0;
+
+    if (cap == 0) {
+        return 0;
+    }
+    if (in == NULL) {
+        len = 0;
+    }
+    limit = cap - 1 < SITX_NAME_MAX ? cap - 1 : SITX_NAME_MAX;
+    /* The file name is what follows the last '/'. */
+    for (size_t i = len; i > 0; i--) {
+        if (in[i - 1] == '/') {
+            last = i;
+            break;
+        }
+    }
+    for (size_t i = 0; i < last;) {
+        const char *end = memchr(in + i, '/', last - i);
+        size_t n = (size_t)(end - (in + i));
+        size_t k;
+
+        /* Empty, "." and ".." components go; clean_dir drops the dots anyway. */
+        k = clean_dir(in + i, n, comp, sizeof(comp) - 1);
+        i += n + 1;
+        if (k == 0 || dirs >= SITX_NAME_DEPTH_MAX - 1) {
+            continue;
+        }
+        if (o + k + 1 > limit) {
+            o = 0;
+            break;
+        }
+        memcpy(out + o, comp, k);
+        out[o + k] = '/';
+        o += k + 1;
+        dirs++;
+    }
+    {
+        size_t n = sitx_name_sanitize(in + last, len - last, ext, comp, sizeof(comp));
+
+        if (o + n > limit) {
+            /* Too long with its directories: the flat name only. */
+            return sitx_name_sanitize(in + last, len - last, ext, out, cap);
+        }
+        memcpy(out + o, comp, n);
+        o += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t sitx_name_dir_len(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+
+    return slash != NULL ? (size_t)(slash - name) : 0;
+}

@@ -20,6 +20,7 @@
  * tools (a viewer, an import job) can run as another user of that group;
  * the temporary file stays 0600 until the image is complete and verified. */
 #define STORED_MODE 0640
+#define SUBDIR_MODE 0750 /* like the inbox: its group may read */
 
 int sitx_tmpfile_open(struct sitx_tmpfile *t, int dirfd)
 {
@@ -141,14 +142,14 @@ static int candidate(const char *want, size_t want_len, unsigned k, char *out, s
 
 /* Puts the temporary under name without replacing anything there. Returns 0,
  * 1 when the temporary was renamed (no unlink needed), or -errno. */
-static int place(struct sitx_tmpfile *t, const char *name)
+static int place(struct sitx_tmpfile *t, int to, const char *name)
 {
-    if (linkat(t->dirfd, t->name, t->dirfd, name, 0) == 0) {
+    if (linkat(t->dirfd, t->name, to, name, 0) == 0) {
         return 0;
     }
     /* Filesystems without hard links: an atomic rename that refuses to replace. */
     if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
-        if (renameat2(t->dirfd, t->name, t->dirfd, name, RENAME_NOREPLACE) == 0) {
+        if (renameat2(t->dirfd, t->name, to, name, RENAME_NOREPLACE) == 0) {
             return 1;
         }
     }
@@ -157,6 +158,12 @@ static int place(struct sitx_tmpfile *t, const char *name)
 
 int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_name,
                         size_t final_cap)
+{
+    return sitx_tmpfile_commit_in(t, t->dirfd, want, final_name, final_cap);
+}
+
+int sitx_tmpfile_commit_in(struct sitx_tmpfile *t, int to, const char *want, char *final_name,
+                           size_t final_cap)
 {
     char name[SITX_NAME_MAX + 1];
     size_t want_len;
@@ -185,7 +192,7 @@ int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_na
         if (strlen(name) + 1 > final_cap) {
             return -ENAMETOOLONG;
         }
-        placed = place(t, name);
+        placed = place(t, to, name);
         if (placed != -EEXIST) {
             break;
         }
@@ -202,7 +209,10 @@ int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_na
     t->name[0] = '\0';
     rc = close(t->fd) == 0 ? 0 : -errno;
     t->fd = -1;
-    if (fsync(t->dirfd) != 0 && rc == 0) {
+    if (fsync(to) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    if (to != t->dirfd && fsync(t->dirfd) != 0 && rc == 0) {
         rc = -errno;
     }
     return rc;
@@ -273,4 +283,83 @@ int64_t sitx_fs_free_bytes(int dirfd)
     }
     bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
     return (int64_t)bytes;
+}
+
+/* One step down: dir/comp as a directory, never through a symlink. */
+static int open_step(int dir, const char *comp, int create)
+{
+    int fd = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdirat(dir, comp, SUBDIR_MODE) != 0 && errno != EEXIST) {
+            return -errno;
+        }
+        /* Whoever made it, it is checked like any other below. */
+        fd = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        /* A symlink (O_NOFOLLOW) or a file (O_DIRECTORY): ENOTDIR or ELOOP. */
+        return -errno;
+    }
+    return fd;
+}
+
+int sitx_dir_open_beneath(int base, const char *rel, size_t rel_len, int create)
+{
+    char comp[SITX_NAME_MAX + 1];
+    size_t i = 0;
+    int cur;
+
+    if (rel_len > 0 && rel[rel_len - 1] == '/') {
+        return -EINVAL;
+    }
+    cur = fcntl(base, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0) {
+        return -errno;
+    }
+    while (i < rel_len) {
+        const char *end = memchr(rel + i, '/', rel_len - i);
+        size_t n = end != NULL ? (size_t)(end - (rel + i)) : rel_len - i;
+        int next;
+
+        if (n == 0 || n > SITX_NAME_MAX || (n == 1 && rel[i] == '.') ||
+            (n == 2 && rel[i] == '.' && rel[i + 1] == '.') || memchr(rel + i, '\0', n) != NULL) {
+            close(cur);
+            return -EINVAL;
+        }
+        memcpy(comp, rel + i, n);
+        comp[n] = '\0';
+        next = open_step(cur, comp, create);
+        close(cur);
+        if (next < 0) {
+            return next;
+        }
+        cur = next;
+        i += n + 1;
+    }
+    return cur;
+}
+
+int sitx_open_beneath(int base, const char *rel, int flags)
+{
+    size_t dir_len;
+    const char *slash = strrchr(rel, '/');
+    int dir;
+    int fd;
+
+    if (slash == NULL) {
+        fd = openat(base, rel, flags | O_NOFOLLOW | O_CLOEXEC);
+        return fd >= 0 ? fd : -errno;
+    }
+    dir_len = (size_t)(slash - rel);
+    dir = sitx_dir_open_beneath(base, rel, dir_len, 0);
+    if (dir < 0) {
+        return dir;
+    }
+    fd = openat(dir, slash + 1, flags | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        fd = -errno;
+    }
+    close(dir);
+    return fd;
 }

@@ -35,6 +35,25 @@ int sitx_tmpfile_write(struct sitx_tmpfile *t, const uint8_t *buf, size_t len);
  * "." or ".."; -EEXIST when "stem-10000.ext" is taken too. */
 int sitx_tmpfile_commit(struct sitx_tmpfile *t, const char *want, char *final_name,
                         size_t final_cap);
+/* The same, linked into the directory to (on the same filesystem as the
+ * temporary's; its name stays in t->dirfd until then). Both directories are
+ * fsync'ed. */
+int sitx_tmpfile_commit_in(struct sitx_tmpfile *t, int to, const char *want, char *final_name,
+                           size_t final_cap);
+
+/* Opens the directory rel[0..rel_len) ("a/b") beneath base one component at
+ * a time with O_NOFOLLOW|O_DIRECTORY, so neither a symlink nor a ".." can
+ * lead out of base; with create, missing levels are made (mode 0750).
+ * rel_len 0 gives a duplicate of base. Returns the fd or -errno (-ENOTDIR for a
+ * symlink or a file on the way, -EINVAL for an empty, "." or ".."
+ * component). */
+int sitx_dir_open_beneath(int base, const char *rel, size_t rel_len, int create);
+
+/* openat(base, rel, flags) for a relative path, through
+ * sitx_dir_open_beneath for its directories and O_NOFOLLOW for the last
+ * component. Returns the fd or -errno. */
+int sitx_open_beneath(int base, const char *rel, int flags);
+
 /* Closes and unlinks; safe to call after commit or twice. */
 void sitx_tmpfile_discard(struct sitx_tmpfile *t);
 

@@ -63,6 +63,28 @@ int index_add(struct dedup_index *idx, const uint8_t sender[static INDEX_ID_BYTE
 }
 
 /* "<id-hex> <hash-hex> <name>" without its newline. 0 when well formed. */
+/* A stored name as the receiver writes it: a file name or a relative path
+ * whose components are non-empty and never start with a dot (so no "." or
+ * ".." and no leading '/'). */
+static int path_ok(const char *name, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0) {
+        return 0;
+    }
+    while (i <= len) {
+        const char *end = memchr(name + i, '/', len - i);
+        size_t n = end != NULL ? (size_t)(end - (name + i)) : len - i;
+
+        if (n == 0 || name[i] == '.') {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
 static int parse_line(const char *line, size_t len, uint8_t sender[static INDEX_ID_BYTES],
                       uint8_t hash[static SITX_CONTENT_HASH_BYTES], char *name)
 {
@@ -80,8 +102,7 @@ static int parse_line(const char *line, size_t len, uint8_t sender[static INDEX_
     name_len = len - (HEX_ID + 1 + HEX_HASH + 1);
     if (name_len > SITX_NAME_MAX ||
         !sitx_utf8_valid((const uint8_t *)line + HEX_ID + 1 + HEX_HASH + 1, name_len) ||
-        memchr(line + HEX_ID + 1 + HEX_HASH + 1, '/', name_len) != NULL ||
-        line[HEX_ID + 1 + HEX_HASH + 1] == '.') {
+        !path_ok(line + HEX_ID + 1 + HEX_HASH + 1, name_len)) {
         return -1;
     }
     memcpy(name, line + HEX_ID + 1 + HEX_HASH + 1, name_len);

@@ -20,6 +20,8 @@
 #include "conn.h"
 #include "err.h"
 #include "index.h"
+#include "name.h"
+#include "safefile.h"
 #include "server.h"
 #include "transfer.h"
 
@@ -137,7 +139,7 @@ static void write_chunk(struct store_job *j)
  * for a name nobody uses yet. Called under the index lock, so our own jobs
  * never race for one; anyone else creating files in the inbox is caught by
  * the link, which never overwrites. */
-static int pick_name(int dirfd, const char *want, char *out, size_t cap)
+static int pick_name(int dirfd, const char *want, size_t max, char *out, size_t cap)
 {
     const char *dot = strrchr(want, '.');
     size_t stem_len = dot != NULL && dot != want ? (size_t)(dot - want) : strlen(want);
@@ -152,7 +154,7 @@ static int pick_name(int dirfd, const char *want, char *out, size_t cap)
             snprintf(suffix, sizeof(suffix), "-%d", i);
         }
         /* Shorten the stem, on a UTF-8 boundary, until the whole name fits. */
-        while (keep > 1 && keep + strlen(suffix) + strlen(ext) > SITX_NAME_MAX) {
+        while (keep > 1 && keep + strlen(suffix) + strlen(ext) > max) {
             keep--;
             while (keep > 1 && ((unsigned char)want[keep] & 0xc0) == 0x80) {
                 keep--;
@@ -172,25 +174,46 @@ static int pick_name(int dirfd, const char *want, char *out, size_t cap)
     return -EEXIST;
 }
 
-/* Worker: the index line, then the link, under the index lock. */
+/* Worker: the index line, then the link, under the index lock. A name with
+ * directories ("a/b/c.png", already sanitised) is stored in those
+ * subdirectories of the inbox, made as needed and never through a symlink. */
 static void commit(struct store_job *j)
 {
     struct transfer *t = j->t;
     char cand[SITX_NAME_MAX + 1];
-    int rc;
+    char placed[SITX_NAME_MAX + 1];
+    size_t dir_len = sitx_name_dir_len(t->name);
+    size_t off = dir_len > 0 ? dir_len + 1 : 0;
+    int subfd = j->dirfd;
+    int rc = 0;
 
     index_lock(j->idx);
-    rc = pick_name(j->dirfd, t->name, cand, sizeof(cand));
+    if (dir_len > 0) {
+        subfd = sitx_dir_open_beneath(j->dirfd, t->name, dir_len, 1);
+        rc = subfd < 0 ? subfd : 0;
+    }
+    if (rc == 0) {
+        /* The directories are kept, the file name leaves room for them. */
+        memcpy(cand, t->name, off);
+        rc = pick_name(subfd, t->name + off, SITX_NAME_MAX - off, cand + off, sizeof(cand) - off);
+    }
     if (rc == 0) {
         rc = index_append(j->idx, j->sender, j->hash, cand);
     }
     if (rc == 0) {
-        j->name[0] = '\0';
-        rc = sitx_tmpfile_commit(&t->tmp, cand, j->name, sizeof(j->name));
-        if (rc != 0 && j->name[0] != '\0') {
+        placed[0] = '\0';
+        rc = sitx_tmpfile_commit_in(&t->tmp, subfd, cand + off, placed, sizeof(placed) - off);
+        if (rc != 0 && placed[0] != '\0') {
             /* Linked, but tidying up after (the directory fsync) failed: the
              * image is whole in the inbox, so it counts as stored. */
             rc = 0;
+        }
+        if (placed[0] != '\0') {
+            /* placed fits in SITX_NAME_MAX - off bytes: the cap above. */
+            memcpy(j->name, t->name, off);
+            memcpy(j->name + off, placed, strlen(placed) + 1);
+        } else {
+            j->name[0] = '\0';
         }
     }
     if (rc == 0 && strcmp(cand, j->name) != 0) {
@@ -202,6 +225,9 @@ static void commit(struct store_job *j)
         }
     }
     index_unlock(j->idx);
+    if (subfd >= 0 && subfd != j->dirfd) {
+        close(subfd);
+    }
     if (rc != 0) {
         j->name[0] = '\0';
         set_msg(j, store_status_for_errno(rc), "storing the image failed: %s", sitx_strerror(rc));
@@ -276,7 +302,7 @@ static void verify_work(struct store_job *j)
     struct stat st;
     int fd;
 
-    fd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = sitx_open_beneath(j->dirfd, j->name, O_RDONLY);
     if (fd < 0) {
         return;
     }

@@ -279,9 +279,10 @@ int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer)
     t->format = offer->format;
     t->size = offer->size;
     memcpy(t->offer_hash, offer->hash, sizeof(t->offer_hash));
-    sitx_name_sanitize(offer->name, strlen(offer->name),
-                       sitx_image_ext((enum sitx_image_format)offer->format), t->name,
-                       sizeof(t->name));
+    /* A relative path keeps its (sanitised) directories under the inbox. */
+    sitx_name_sanitize_path(offer->name, strlen(offer->name),
+                            sitx_image_ext((enum sitx_image_format)offer->format), t->name,
+                            sizeof(t->name));
     t->started_ms = uv_now(srv->loop);
     t->deadline_ms = t->started_ms + cfg->deadline_ms;
     atomic_init(&t->commit, COMMIT_OPEN);

@@ -1,6 +1,6 @@
 /* Name sanitiser on arbitrary bytes. The first byte picks the extension to
  * enforce; the rest is the offered name. Every result must keep name.h's
- * promises, or the target aborts. */
+ * promises, or the target aborts; so must the path form's. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +37,30 @@ static void check(const char *out, size_t n, size_t cap, const char *ext)
     }
 }
 
+/* A path result: every component a flat name would be (checked with check()
+ * for the last), no empty or dot-led ones, at most SITX_NAME_DEPTH_MAX. */
+static void check_path(const char *out, size_t n, size_t cap, const char *ext)
+{
+    const char *slash = strrchr(out, '/');
+    const char *p = out;
+    unsigned depth = 1;
+
+    if (n == 0 || n >= cap || n > SITX_NAME_MAX || strlen(out) != n) {
+        abort();
+    }
+    while ((slash = strchr(p, '/')) != NULL) {
+        if (slash == p || p[0] == '.' || p[0] == ' ' || slash[-1] == '.' || slash[-1] == ' ') {
+            abort();
+        }
+        depth++;
+        p = slash + 1;
+    }
+    if (depth > SITX_NAME_DEPTH_MAX || strpbrk(out, "\\:") != NULL) {
+        abort();
+    }
+    check(p, strlen(p), cap - (size_t)(p - out), ext);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const exts[] = {".png", ".jpg", NULL};
@@ -54,5 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Below the documented capacity it must still stay in bounds. */
     n = sitx_name_sanitize((const char *)data + 1, size - 1, ext, small, sizeof(small));
     check(small, n, sizeof(small), ext);
+    n = sitx_name_sanitize_path((const char *)data + 1, size - 1, ext, out, sizeof(out));
+    check_path(out, n, sizeof(out), ext);
+    n = sitx_name_sanitize_path((const char *)data + 1, size - 1, ext, small, sizeof(small));
+    check_path(small, n, sizeof(small), ext);
     return 0;
 }

@@ -329,6 +329,94 @@ static void test_utf8_next(void **state)
     }
 }
 
+/* Relative paths keep their directories, sanitised component by component. */
+static void test_paths(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *ext;
+        const char *want;
+    } cases[] = {
+        {"a/b/c.png", ".png", "a/b/c.png"},
+        {"2024/trip/IMG_1.JPG", ".jpg", "2024/trip/IMG_1.JPG"},
+        {"../../etc/passwd", ".png", "etc/passwd.png"},
+        {"/etc/x.png", ".png", "etc/x.png"},
+        {"a/../b/./c.png", ".png", "a/b/c.png"},
+        {"a//b///c.png", ".png", "a/b/c.png"},
+        {".git/.hidden.png", ".png", "git/hidden.png"},
+        {"...../x.png", ".png", "x.png"},
+        {"dir. /x.png", ".png", "dir/x.png"},
+        {"a\\..\\b/x.png", ".png", "a_.._b/x.png"},
+        {"c:/x.png", ".png", "c_/x.png"},
+        {"d\x01ir/x\x1b.png", ".png", "d_ir/x_.png"},
+        {"caf\xc3\xa9/\xe2\x82\xac.png", ".png", "caf\xc3\xa9/\xe2\x82\xac.png"},
+        {"bad\xff/x.png", ".png", "bad_/x.png"},
+        {"a.png/b.txt", ".png", "a.png/b.txt.png"},
+        {"a.txt/b", ".jpg", "a.txt/b.jpg"},
+        {"a/b/", ".png", "a/b/image.png"},
+        {"a/..", ".png", "a/image.png"},
+        {"///", ".png", "image.png"},
+        {"", ".png", "image.png"},
+    };
+    char out[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = sitx_name_sanitize_path(cases[i].in, strlen(cases[i].in), cases[i].ext, out,
+                                           sizeof(out));
+
+        if (strcmp(out, cases[i].want) != 0 || n != strlen(out)) {
+            fail_msg("path case %zu: got \"%s\", want \"%s\"", i, out, cases[i].want);
+        }
+    }
+    assert_int_equal(sitx_name_dir_len("a/b/c.png"), 3);
+    assert_int_equal(sitx_name_dir_len("c.png"), 0);
+}
+
+/* At most SITX_NAME_DEPTH_MAX levels; over 255 bytes, the flat name. */
+static void test_path_depth_and_length(void **state)
+{
+    char in[1024];
+    char want[1024];
+    char out[256];
+    size_t o = 0;
+    size_t w = 0;
+    size_t n;
+
+    (void)state;
+    for (int i = 0; i < 40; i++) {
+        o += (size_t)snprintf(in + o, sizeof(in) - o, "d%d/", i);
+        if (i < SITX_NAME_DEPTH_MAX - 1) {
+            w += (size_t)snprintf(want + w, sizeof(want) - w, "d%d/", i);
+        }
+    }
+    snprintf(in + o, sizeof(in) - o, "f.png");
+    snprintf(want + w, sizeof(want) - w, "f.png");
+    n = sitx_name_sanitize_path(in, strlen(in), ".png", out, sizeof(out));
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+
+    /* 3 directories of 100 bytes: too long together, so only the file name. */
+    memset(in, 'x', 302);
+    in[100] = '/';
+    in[201] = '/';
+    snprintf(in + 302, sizeof(in) - 302, "/f.png");
+    n = sitx_name_sanitize_path(in, strlen(in), ".png", out, sizeof(out));
+    assert_string_equal(out, "f.png");
+    assert_int_equal(n, 5);
+    /* Two of them fit. */
+    in[201] = '\0';
+    strcat(in, "/g.png");
+    n = sitx_name_sanitize_path(in, strlen(in), ".png", out, sizeof(out));
+    assert_int_equal(n, 100 + 1 + 100 + 1 + 5);
+    assert_true(n <= SITX_NAME_MAX);
+    assert_string_equal(out + 202, "g.png");
+    /* A small cap stays in bounds and terminated. */
+    n = sitx_name_sanitize_path("abc/def/ghi.png", 15, ".png", out, 8);
+    assert_true(n < 8);
+    assert_int_equal(strlen(out), n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_small_cap_still_terminated),
         cmocka_unit_test(test_random_inputs_are_safe),
         cmocka_unit_test(test_utf8_next),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_path_depth_and_length),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,6 +223,66 @@ static void test_commit_existing_dir_or_symlink(void **state)
     file_has(f->dirfd, "d-2.png", "data", 0640);
 }
 
+/* O_NOFOLLOW|O_DIRECTORY on a symlink: ENOTDIR, without O_DIRECTORY ELOOP. */
+static int symlink_refused(int rc)
+{
+    return rc == -ELOOP || rc == -ENOTDIR;
+}
+
+/* Subdirectories are made beneath the inbox, and neither a symlink planted
+ * there nor a ".." component leads anywhere else. */
+static void test_dir_open_beneath(void **state)
+{
+    struct fixture *f = *state;
+    struct sitx_tmpfile t;
+    char final[SITX_NAME_MAX + 1];
+    char outside[600];
+    struct stat st;
+    int sub;
+
+    sub = sitx_dir_open_beneath(f->dirfd, "a/b/c", 5, 1);
+    assert_true(sub >= 0);
+    assert_int_equal(fstatat(f->dirfd, "a/b/c", &st, AT_SYMLINK_NOFOLLOW), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0750);
+    assert_int_equal(sitx_tmpfile_open(&t, f->dirfd), 0);
+    assert_int_equal(sitx_tmpfile_write(&t, (const uint8_t *)"deep", 4), 0);
+    assert_int_equal(sitx_tmpfile_commit_in(&t, sub, "x.png", final, sizeof(final)), 0);
+    close(sub);
+    file_has(f->dirfd, "a/b/c/x.png", "deep", 0640);
+    sub = sitx_open_beneath(f->dirfd, "a/b/c/x.png", O_RDONLY);
+    assert_true(sub >= 0);
+    close(sub);
+
+    /* An existing level without create, a missing one without create. */
+    sub = sitx_dir_open_beneath(f->dirfd, "a/b", 3, 0);
+    assert_true(sub >= 0);
+    close(sub);
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "a/nope", 6, 0), -ENOENT);
+
+    /* A symlink to a directory outside, at any level, is refused. */
+    snprintf(outside, sizeof(outside), "%s/outside", f->dir);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    assert_int_equal(symlinkat(outside, f->dirfd, "link"), 0);
+    assert_int_equal(symlinkat(outside, f->dirfd, "a/b/link"), 0);
+    assert_true(symlink_refused(sitx_dir_open_beneath(f->dirfd, "link", 4, 1)));
+    assert_true(symlink_refused(sitx_dir_open_beneath(f->dirfd, "link/x", 6, 1)));
+    assert_true(symlink_refused(sitx_dir_open_beneath(f->dirfd, "a/b/link/y", 10, 1)));
+    assert_true(symlink_refused(sitx_open_beneath(f->dirfd, "link/x.png", O_RDONLY)));
+    assert_int_equal(fstatat(f->dirfd, "outside/x", &st, 0), -1);
+    assert_int_equal(fstatat(f->dirfd, "outside/y", &st, 0), -1);
+    /* A file where a directory is wanted. */
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "a/b/c/x.png", 11, 1), -ENOTDIR);
+    /* Components the sanitiser never produces are refused, not resolved. */
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "../a", 4, 1), -EINVAL);
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "a/./b", 5, 1), -EINVAL);
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "a//b", 4, 1), -EINVAL);
+    assert_int_equal(sitx_dir_open_beneath(f->dirfd, "a/", 2, 1), -EINVAL);
+    sub = sitx_dir_open_beneath(f->dirfd, "", 0, 1);
+    assert_true(sub >= 0);
+    close(sub);
+}
+
 static void test_commit_long_names(void **state)
 {
     struct fixture *f = *state;
@@ -429,6 +489,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_never_overwrites, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_existing_dir_or_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_open_beneath, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_long_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_bad_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_gives_up_after_10000, setup, teardown),
