@@ -63,6 +63,7 @@ struct sitx_conn {
     uint8_t hello[SITX_HELLO_LEN];
     size_t hello_len;
     uint8_t mode; /* enum sitx_auth_mode the sender chose */
+    unsigned version; /* the HELLO's: SITX_PROTO_V1 or V2, which records the connection has */
     struct sitx_reader *reader;
     struct sitx_hs *hs;
     struct sitx_cipher *tx;

@@ -140,11 +140,11 @@ static int complete(struct sitx_conn *c)
     srv->n_authed++;
     conn_start_idle(c); /* replaces the handshake timeout */
     if (peer != NULL && peer->name[0] != '\0') {
-        sitx_log(SITX_LOG_INFO, "authenticated", "peer=%s key=%s mode=key name=%s", c->peer,
-                 c->keyfp, sitx_log_quote(peer->name, qname, sizeof(qname)));
+        sitx_log(SITX_LOG_INFO, "authenticated", "peer=%s key=%s mode=key name=%s protocol=%u",
+                 c->peer, c->keyfp, sitx_log_quote(peer->name, qname, sizeof(qname)), c->version);
     } else {
-        sitx_log(SITX_LOG_INFO, "authenticated", "peer=%s key=%s mode=%s", c->peer, c->keyfp,
-                 c->mode == SITX_AUTH_KEY ? "key" : "password");
+        sitx_log(SITX_LOG_INFO, "authenticated", "peer=%s key=%s mode=%s protocol=%u", c->peer,
+                 c->keyfp, c->mode == SITX_AUTH_KEY ? "key" : "password", c->version);
     }
     return 1;
 }
@@ -223,6 +223,7 @@ int greet_on_hello(struct sitx_conn *c)
         return -1;
     }
     c->mode = h.mode;
+    c->version = h.version;
     if ((h.flags & SITX_HELLO_FLAG_PAIR) != 0 && pairing_admit(c) != 0) {
         return -1;
     }

@@ -43,7 +43,7 @@ static int on_record_frame(struct sitx_conn *c, uint8_t *frame, size_t len)
     if (c->pairing) {
         return pairing_on_message(c, frame, rec_len);
     }
-    rc = sitx_record_decode(frame, rec_len, &rec, err, sizeof(err));
+    rc = sitx_record_decode_v(frame, rec_len, c->version, &rec, err, sizeof(err));
     if (rc != 0) {
         conn_violation(c, "malformed record: %s", err[0] != '\0' ? err : sitx_strerror(rc));
         return -1;

@@ -332,6 +332,16 @@ size_t client_queued(const struct client *c)
     return c->writing + (c->cur != NULL ? c->cur->len : 0);
 }
 
+unsigned client_version(const struct client *c)
+{
+    return c->version;
+}
+
+unsigned client_retry_version(const struct client *c)
+{
+    return c->retry_version;
+}
+
 const uint8_t *client_receiver_key(const struct client *c)
 {
     return c->have_remote_pk ? c->remote_pk : NULL;
@@ -559,6 +569,7 @@ int client_start(uv_loop_t *loop, const struct client_config *cfg,
     c->loop = loop;
     c->cfg = *cfg;
     c->cb = *cb;
+    c->version = cfg->version > SITX_PROTO_V1 ? cfg->version : SITX_PROTO_V1;
     c->reader = sitx_reader_new(SITX_FRAME_MAX);
     if (c->reader == NULL) {
         free(c);

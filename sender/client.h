@@ -27,6 +27,7 @@ enum client_fail {
     CLIENT_FAIL_AUTH,    /* never retry: refused, not authorised, receiver key mismatch */
     CLIENT_FAIL_FATAL,   /* never retry: another protocol version, out-of-range greeting */
     CLIENT_FAIL_NOMEM,   /* never retry: out of memory */
+    CLIENT_FAIL_VERSION, /* connect again at once with client_retry_version() (fallback) */
 };
 
 /* The PSK of the last greeting, kept across reconnects: a receiver derives
@@ -50,6 +51,10 @@ struct client_config {
     const struct sitx_passphrase *pw; /* password mode */
     struct psk_cache *psk_cache;      /* password mode */
     uint64_t timeout_ms;              /* silence from the receiver that ends the connection */
+    unsigned version; /* the HELLO's: SITX_PROTO_V1 or V2 (0 is V1) */
+    /* Whether a refused HELLO of a version above 1 may be another version
+     * (PROTOCOL.md §3): then it ends with CLIENT_FAIL_VERSION, not AUTH. */
+    int fallback;
 };
 
 struct client_callbacks {
@@ -88,6 +93,13 @@ size_t client_queued(const struct client *c);
 /* Whether the owner waits for the receiver (an offer or result pending):
  * while it does, --timeout of silence fails the connection. */
 void client_set_waiting(struct client *c, int waiting);
+
+/* The connection's protocol version: the one its HELLO asked for, which
+ * the receiver speaks once on_ready has come. */
+unsigned client_version(const struct client *c);
+/* After CLIENT_FAIL_VERSION (valid in on_fail): the version to ask for on
+ * the next connection. */
+unsigned client_retry_version(const struct client *c);
 
 /* The receiver's static key once known (key mode), else NULL. */
 const uint8_t *client_receiver_key(const struct client *c);

@@ -128,6 +128,9 @@ static void start_argon(struct client *c, const struct sitx_greeting *g)
     }
     c->refs++;
     c->state = CL_ARGON;
+    /* Nothing is due from the receiver before message 1 but its answer to
+     * a HELLO it refuses: the empty frame or the version frame. */
+    sitx_reader_set_limit(c->reader, 1, SITX_READER_EXACT | SITX_READER_VERSION_FRAME);
     client_touch(c); /* no clock while we compute: the receiver is not the one who is slow */
 }
 
@@ -171,7 +174,7 @@ void client_on_greeting(struct client *c)
                     c->cfg.label);
         return;
     }
-    h.version = SITX_PROTO_VERSION;
+    h.version = (uint8_t)c->version;
     h.mode = (uint8_t)c->cfg.mode;
     h.flags = 0;
     sitx_hello_encode(&h, c->hello);
@@ -215,8 +218,11 @@ static void hs_advance(struct client *c)
             }
             break;
         case SITX_HS_READ_MESSAGE:
-            /* Only a frame of the exact size (or the empty refusal) is read. */
-            sitx_reader_set_limit(c->reader, sitx_hs_message_len(c->hs, 0), 1);
+            /* Only a frame of the exact size (or the empty refusal, or after a
+             * HELLO above version 1 the version frame) is read. */
+            sitx_reader_set_limit(c->reader, sitx_hs_message_len(c->hs, 0),
+                                  SITX_READER_EXACT |
+                                      (c->version > SITX_PROTO_V1 ? SITX_READER_VERSION_FRAME : 0));
             client_submit(c);
             return;
         case SITX_HS_SPLIT:
@@ -243,6 +249,37 @@ static void hs_advance(struct client *c)
     }
 }
 
+/* The receiver's answer where message 2 is due (or, in password mode, any
+ * frame before message 1 went out) was the empty or the 1-byte frame. */
+static void on_refusal(struct client *c, const uint8_t *frame, size_t len)
+{
+    unsigned v = len == 1 ? frame[0] : 0;
+
+    if (len == 0 && c->cfg.fallback && c->version > SITX_PROTO_V1) {
+        /* A receiver from before version 2 refuses our HELLO this way; a
+         * refusal of the version 1 HELLO then is what it has always been. */
+        c->retry_version = SITX_PROTO_V1;
+        client_fail(c, CLIENT_FAIL_VERSION, "%s refused a version %u HELLO: trying version 1",
+                    c->cfg.label, c->version);
+        return;
+    }
+    if (len == 0) {
+        client_fail(c, CLIENT_FAIL_AUTH,
+                    "%s refused the handshake: wrong password or this sender is not authorised",
+                    c->cfg.label);
+        return;
+    }
+    if (v >= SITX_PROTO_V1 && v < c->version && c->cfg.fallback) {
+        c->retry_version = v;
+        client_fail(c, CLIENT_FAIL_VERSION, "%s speaks sitx protocol version %u at most: trying it",
+                    c->cfg.label, v);
+        return;
+    }
+    client_fail(c, CLIENT_FAIL_FATAL,
+                "%s speaks sitx protocol version %u at most, not the version %u asked for",
+                c->cfg.label, v, c->version);
+}
+
 static void on_handshake_frame(struct client *c, const uint8_t *frame, size_t len)
 {
     uint8_t payload[64];
@@ -250,10 +287,8 @@ static void on_handshake_frame(struct client *c, const uint8_t *frame, size_t le
     char why[WHY_MAX];
     int rc;
 
-    if (len == 0) {
-        client_fail(c, CLIENT_FAIL_AUTH,
-                    "%s refused the handshake: wrong password or this sender is not authorised",
-                    c->cfg.label);
+    if (len <= 1) {
+        on_refusal(c, frame, len);
         return;
     }
     rc = sitx_hs_read_message(c->hs, frame, len, payload, sizeof(payload), &plen);
@@ -352,7 +387,7 @@ void client_drain_frames(struct client *c)
     size_t len = 0;
     int rc;
 
-    while (c->state == CL_HANDSHAKE || c->state == CL_READY) {
+    while (c->state == CL_ARGON || c->state == CL_HANDSHAKE || c->state == CL_READY) {
         rc = sitx_reader_next(c->reader, &frame, &len);
         if (rc == 0) {
             return;
@@ -362,7 +397,9 @@ void client_drain_frames(struct client *c)
                         sitx_reader_errstr(c->reader));
             return;
         }
-        if (c->state == CL_HANDSHAKE) {
+        if (c->state == CL_ARGON) {
+            on_refusal(c, frame, len); /* the reader lets nothing else through */
+        } else if (c->state == CL_HANDSHAKE) {
             on_handshake_frame(c, frame, len);
         } else {
             on_transport_frame(c, frame, len);

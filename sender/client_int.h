@@ -63,6 +63,8 @@ struct client {
     uint8_t greeting[SITX_GREETING_LEN];
     size_t greeting_got;
     uint8_t hello[SITX_HELLO_LEN];
+    unsigned version;       /* HELLO byte 4 */
+    unsigned retry_version; /* CLIENT_FAIL_VERSION: the one to try next */
     struct sitx_reader *reader;
     struct sitx_hs *hs;
     struct sitx_cipher *tx;

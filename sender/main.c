@@ -49,6 +49,7 @@ enum opt_id {
     OPT_JSON,
     OPT_QUIET,
     OPT_VERBOSE,
+    OPT_PROTOCOL,
     OPT_GEN_KEY,
     OPT_PRINT_PUBLIC,
     OPT_PAIR,
@@ -75,6 +76,7 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
     {"gen-key", required_argument, NULL, OPT_GEN_KEY},
     {"print-public", required_argument, NULL, OPT_PRINT_PUBLIC},
     {"pair", required_argument, NULL, OPT_PAIR},
@@ -106,6 +108,7 @@ struct args {
     int verbose;
     uint64_t retries;
     uint64_t timeout_ms;
+    uint64_t protocol; /* 0: version 2 with fallback */
     struct watch_config watch;
     const char *after_stored;
     int nopts; /* options given */
@@ -157,6 +160,8 @@ static void usage(FILE *f)
             "  --json                   one JSON object per image on stdout\n"
             "  --quiet                  no progress bar; print failures only\n"
             "  --verbose                log connection and transfer events on stderr\n"
+            "  --protocol 1|2           speak this sitx protocol version only (default: 2,\n"
+            "                           and 1 with a receiver from before version 2)\n"
             "  --seal OUT.sitx          seal one IMAGE into a file instead of sending it:\n"
             "                           for --receiver-key (signed with --key, else\n"
             "                           anonymous) or for --password-file; --compress and\n"
@@ -282,6 +287,11 @@ static void parse_args(int argc, char **argv, struct args *a)
         case OPT_VERBOSE:
             a->verbose = 1;
             break;
+        case OPT_PROTOCOL:
+            if (sitx_parse_uint(optarg, SITX_PROTO_V1, SITX_PROTO_VERSION_MAX, &a->protocol) != 0) {
+                die_usage("--protocol wants 1 or 2, not `%s'", optarg);
+            }
+            break;
         case OPT_GEN_KEY:
             a->gen_key = optarg;
             break;
@@ -316,7 +326,7 @@ static void parse_args(int argc, char **argv, struct args *a)
             usage(stdout);
             exit(SEND_EXIT_OK);
         case OPT_VERSION:
-            printf(PROG " %s (sitx protocol %d)\n", SITX_VERSION, 1);
+            printf(PROG " %s (sitx protocol %d)\n", SITX_VERSION, SITX_PROTO_VERSION_MAX);
             exit(SEND_EXIT_OK);
         default:
             die_usage("unknown option: `%s'", argv[optind - 1]);
@@ -376,7 +386,7 @@ static void check_combinations(const struct args *a, int npos)
     }
     if (a->pair != NULL) {
         if (npos > 0 || a->gen_key || a->password_file || a->receiver_key || a->tofu ||
-            a->compress || a->strip || a->json) {
+            a->compress || a->strip || a->json || a->protocol) {
             die_usage("--pair HOST takes only --key, --known-receivers, --name, --pair-code, "
                       "--timeout and --verbose");
         }
@@ -390,7 +400,7 @@ static void check_combinations(const struct args *a, int npos)
     }
     if (a->gen_key != NULL) {
         if (npos > 0 || a->password_file || a->key_file || a->receiver_key || a->known_receivers ||
-            a->tofu || a->compress || a->strip || a->json) {
+            a->tofu || a->compress || a->strip || a->json || a->protocol) {
             die_usage("--gen-key FILE takes no other arguments");
         }
         return;
@@ -521,6 +531,7 @@ int main(int argc, char **argv)
     struct sitx_passphrase pw = {NULL, 0};
     struct report rep;
     uint8_t pin[SITX_KEY_BYTES];
+    unsigned learnt_version = 0;
     int npos;
     int rc;
 
@@ -567,6 +578,8 @@ int main(int argc, char **argv)
     cfg.retries = (unsigned)a.retries;
     cfg.timeout_ms = a.timeout_ms;
     cfg.verbose = a.verbose;
+    cfg.protocol = (unsigned)a.protocol;
+    cfg.learnt_version = &learnt_version;
     cfg.files = argv + optind + 1;
     cfg.nfiles = (size_t)(npos - 1);
 

@@ -33,6 +33,13 @@ struct send_config {
     unsigned retries;    /* per image, after the first attempt */
     uint64_t timeout_ms; /* silence from the receiver that ends a connection */
     int verbose;
+    /* --protocol: 1 or 2 forces that version; 0 asks for 2 and falls back
+     * to what the receiver speaks (PROTOCOL.md §3). */
+    unsigned protocol;
+    /* In and out, may be NULL: the version a receiver was found to speak,
+     * 0 until known, so that runs after the first (--watch) do not probe
+     * again. */
+    unsigned *learnt_version;
     char *const *files;
     size_t nfiles;
 };

@@ -145,6 +145,13 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
         report_error(s->rep, "%s", why);
         run_set_fatal(s, OUTCOME_INTERNAL, why);
         break;
+    case CLIENT_FAIL_VERSION:
+        /* Not a failure of the receiver: the next connection asks for the
+         * version it speaks, at once. */
+        sitx_log(SITX_LOG_DEBUG, "protocol fallback", "receiver=%s version=%u why=%s",
+                 s->cfg->label, s->version, sitx_log_quote(why, quoted, sizeof(quoted)));
+        s->conn_due_ms = run_now(s);
+        break;
     case CLIENT_FAIL_NETWORK:
     case CLIENT_FAIL_BUSY:
     case CLIENT_FAIL_REFUSED:
@@ -158,11 +165,24 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
     }
 }
 
+/* The version the receiver speaks, for every later connection of the run
+ * (and of later runs, --watch). */
+static void learn_version(struct send_ctx *s, unsigned version)
+{
+    s->version = version;
+    if (s->cfg->learnt_version != NULL) {
+        *s->cfg->learnt_version = version;
+    }
+}
+
 static void on_fail(void *data, enum client_fail kind, int ready, const char *why)
 {
     struct conn *k = data;
 
     (void)ready;
+    if (kind == CLIENT_FAIL_VERSION) {
+        learn_version(k->s, client_retry_version(k->client));
+    }
     connection_lost(k, kind, why);
     run_step(k->s);
 }
@@ -217,8 +237,10 @@ static void on_ready(void *data)
     struct send_ctx *s = k->s;
 
     k->ready = 1;
-    sitx_log(SITX_LOG_DEBUG, "connected", "receiver=%s mode=%s conn=%u", s->cfg->label,
-             s->cfg->mode == SITX_AUTH_KEY ? "key" : "password", (unsigned)(k - s->conns));
+    learn_version(s, client_version(k->client));
+    sitx_log(SITX_LOG_DEBUG, "connected", "receiver=%s mode=%s conn=%u protocol=%u", s->cfg->label,
+             s->cfg->mode == SITX_AUTH_KEY ? "key" : "password", (unsigned)(k - s->conns),
+             s->version);
     run_step(s);
 }
 
@@ -349,6 +371,14 @@ void conn_connect(struct conn *k)
     cc.pw = s->cfg->pw;
     cc.psk_cache = &s->psk;
     cc.timeout_ms = s->cfg->timeout_ms;
+    if (s->version == 0 && s->cfg->learnt_version != NULL) {
+        s->version = *s->cfg->learnt_version;
+    }
+    /* Forced, known, or version 2 with a way back. */
+    cc.version = s->cfg->protocol != 0 ? s->cfg->protocol
+                 : s->version != 0     ? s->version
+                                       : SITX_PROTO_V2;
+    cc.fallback = s->cfg->protocol == 0 && s->version == 0;
     memset(&cb, 0, sizeof(cb));
     cb.data = k;
     cb.check_receiver = check_receiver;

@@ -113,6 +113,7 @@ struct send_ctx {
     uint8_t pin[SITX_KEY_BYTES];
     int have_pin;
     struct psk_cache psk;
+    unsigned version; /* the receiver's protocol version once known, else 0 */
     int in_step;
     int again;
     int closing;
