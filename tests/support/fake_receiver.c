@@ -151,6 +151,17 @@ static int handshake(struct fake *f, struct wire *w)
         read_full(w->fd, hello, sizeof(hello)) != 0 || sitx_hello_decode(hello, &h) != 0) {
         return -1;
     }
+    if (h.version >= SITX_PROTO_V2) {
+        pthread_mutex_lock(&f->mu);
+        f->hello_v2++;
+        pthread_mutex_unlock(&f->mu);
+        if (f->script == SC_V1_ONLY) {
+            static const uint8_t highest[3] = {0, 1, SITX_PROTO_V1};
+
+            write_full(w->fd, highest, sizeof(highest));
+            return -1;
+        }
+    }
     sitx_prologue_build(greet, hello, prologue);
     memset(&hc, 0, sizeof(hc));
     hc.role = SITX_HS_RESPONDER;

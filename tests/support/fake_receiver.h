@@ -20,6 +20,7 @@ enum script {
     SC_ALREADY,       /* every OFFER: RESULT ALREADY_STORED */
     SC_REFUSE_HS,     /* an empty frame instead of handshake message 2 */
     SC_UNAUTHORIZED,  /* key mode: CLOSE UNAUTHORIZED after message 3 */
+    SC_V1_ONLY,       /* a HELLO above version 1 gets the version frame 00 01 01 */
 };
 
 #define MAX_IDS   16
@@ -40,6 +41,7 @@ struct fake {
     int stop;
     /* What it saw. */
     int conns;
+    int hello_v2; /* HELLOs asking for version 2 */
     int split; /* handshakes completed */
     int offers;
     int stored;

@@ -300,6 +300,7 @@ static void test_auth_refusals(void **state)
     char *files[] = {png_a, png_b};
     struct run r;
     int conns;
+    int hello_v2;
 
     (void)state;
     run_send(f->port, SITX_AUTH_KEY, f->kp.pk, NULL, files, 2, 3, &r);
@@ -315,10 +316,37 @@ static void test_auth_refusals(void **state)
     run_send(f->port, SITX_AUTH_PASSWORD, NULL, NULL, files, 2, 3, &r);
     fake_stop(f);
     conns = f->conns;
+    hello_v2 = f->hello_v2;
     fake_free(f);
     assert_int_equal(r.rc, SEND_EXIT_AUTH);
     assert_field(&r, png_a, "wrong password or this sender is not authorised");
-    assert_int_equal(conns, 1);
+    /* A refused version 2 HELLO may be an older receiver: once more with
+     * version 1, whose refusal is final (PROTOCOL.md §3). */
+    assert_int_equal(conns, 2);
+    assert_int_equal(hello_v2, 1);
+}
+
+/* A receiver that answers version 2 with the version frame [1]: the next
+ * connection asks for version 1, and every later one too. */
+static void test_version_frame(void **state)
+{
+    struct fake *f = fake_start_ok(SITX_AUTH_KEY, SC_V1_ONLY);
+    char *files[] = {png_a, png_b};
+    struct run r;
+    int hello_v2;
+    int stored;
+
+    (void)state;
+    run_send(f->port, SITX_AUTH_KEY, f->kp.pk, NULL, files, 2, 1, &r);
+    fake_stop(f);
+    hello_v2 = f->hello_v2;
+    stored = f->stored;
+    fake_free(f);
+    assert_int_equal(r.rc, SEND_EXIT_OK);
+    assert_int_equal(stored, 2);
+    assert_int_equal(hello_v2, 1);
+    assert_field(&r, png_a, "\"status\":\"OK\"");
+    assert_field(&r, png_b, "\"status\":\"OK\"");
 }
 
 static void test_two_connections(void **state)
@@ -403,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_pin_mismatch_sends_no_message_3),
         cmocka_unit_test(test_tofu_records_and_pins),
         cmocka_unit_test(test_auth_refusals),
+        cmocka_unit_test(test_version_frame),
         cmocka_unit_test(test_two_connections),
         cmocka_unit_test(test_password_mode_ok),
         cmocka_unit_test(test_cannot_connect),
