@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "client_int.h"
 #include "err.h"
+#include "log.h"
 #include "secmem.h"
 
 struct argon_job {
@@ -131,6 +132,9 @@ static void start_argon(struct client *c, const struct sitx_greeting *g)
     /* Nothing is due from the receiver before message 1 but its answer to
      * a HELLO it refuses: the empty frame or the version frame. */
     sitx_reader_set_limit(c->reader, 1, SITX_READER_EXACT | SITX_READER_VERSION_FRAME);
+    /* One line per derivation: a --watch run shows it happens once. */
+    sitx_log(SITX_LOG_DEBUG, "deriving the key", "receiver=%s kdf=argon2id ops=%u mem_kib=%u",
+             c->cfg.label, (unsigned)job->ops, (unsigned)job->mem_kib);
     client_touch(c); /* no clock while we compute: the receiver is not the one who is slow */
 }
 

@@ -335,6 +335,14 @@ void run_step(struct send_ctx *s)
     s->in_step = 0;
 }
 
+void send_carry_clear(struct send_carry *carry)
+{
+    if (carry != NULL) {
+        psk_cache_clear(&carry->psk);
+        sodium_memzero(carry, sizeof(*carry));
+    }
+}
+
 int send_run(const struct send_config *cfg, struct report *rep)
 {
     struct send_ctx *s = calloc(1, sizeof(*s));
@@ -379,6 +387,15 @@ int send_run(const struct send_config *cfg, struct report *rep)
         return SEND_EXIT_INTERNAL;
     }
     s->timer.data = s;
+    if (cfg->carry != NULL) {
+        /* The run owns the cache until it ends, then hands it back. */
+        s->psk = cfg->carry->psk;
+        memset(&cfg->carry->psk, 0, sizeof(cfg->carry->psk));
+        if (!s->have_pin && cfg->carry->have_pin) {
+            memcpy(s->pin, cfg->carry->pin, SITX_KEY_BYTES);
+            s->have_pin = 1;
+        }
+    }
     run_step(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* Jobs and handles are all done once uv_run returns; close for good. */
@@ -392,6 +409,14 @@ int send_run(const struct send_config *cfg, struct report *rep)
         }
     }
     exit_code = s->exit;
+    if (cfg->carry != NULL) {
+        cfg->carry->psk = s->psk;
+        memset(&s->psk, 0, sizeof(s->psk));
+        if (s->have_pin) {
+            memcpy(cfg->carry->pin, s->pin, SITX_KEY_BYTES);
+            cfg->carry->have_pin = 1;
+        }
+    }
     psk_cache_clear(&s->psk);
     sodium_memzero(s->pin, sizeof(s->pin));
     free(s->images);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "greeting.h"
 #include "image.h"
 #include "keyfile.h"
@@ -18,6 +19,20 @@
 #include "report.h"
 
 #define SEND_LABEL_MAX (SITX_HOST_MAX + 8)
+
+/* What one run hands to the next in the same process (--watch, a run per
+ * batch): the password-mode PSK, so that Argon2id runs once per receiver
+ * salt rather than once per batch, and a receiver key learnt on first use
+ * (--tofu), pinned for every later batch. Owned by the caller; wipe it with
+ * send_carry_clear(). */
+struct send_carry {
+    struct psk_cache psk;
+    uint8_t pin[SITX_KEY_BYTES];
+    int have_pin;
+};
+
+/* Frees the PSK (guarded memory, wiped) and wipes the rest. NULL-safe. */
+void send_carry_clear(struct send_carry *carry);
 
 struct send_config {
     char host[SITX_HOST_MAX]; /* bare host: name, IPv4 or IPv6 without brackets */
@@ -42,6 +57,7 @@ struct send_config {
     unsigned *learnt_version;
     char *const *files;
     size_t nfiles;
+    struct send_carry *carry; /* kept across runs, or NULL */
 };
 
 /* Runs the whole transfer and reports each image through rep. Returns the

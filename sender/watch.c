@@ -48,6 +48,7 @@ struct watch {
     struct report *rep;
     char dir[PATH_MAX];
     struct watch_state st;
+    struct send_carry carry; /* PSK and learnt key, kept across batches */
     struct pend *p;
     size_t n;
     struct pend *batch[BATCH_MAX];
@@ -485,6 +486,7 @@ int watch_run(const struct watch_config *w, struct send_config *cfg, struct repo
     x.w = w;
     x.cfg = cfg;
     x.rep = rep;
+    cfg->carry = &x.carry;
     rc = setup(&x, &ifd, &sfd);
     if (rc == 0) {
         rescan(&x);
@@ -527,6 +529,8 @@ int watch_run(const struct watch_config *w, struct send_config *cfg, struct repo
     }
     free(x.p);
     watch_state_free(&x.st);
+    cfg->carry = NULL;
+    send_carry_clear(&x.carry);
     if (ifd >= 0) {
         close(ifd);
     }
