@@ -239,8 +239,13 @@ static int on_outcome(void *arg, const struct image_report *ir)
         q->batch_outcome = (int)ir->outcome;
         if (ir->outcome == OUTCOME_STORED || ir->outcome == OUTCOME_ALREADY) {
             /* Recorded at once: a sender killed later still knows. */
+            size_t dropped = x->st.dropped;
             int rc = watch_state_add(&x->st, q->hash, q->name, q->size, q->mtime_ns);
 
+            if (x->st.dropped != dropped) {
+                report_error(x->rep, "state file %s: at its limit; forgot the %zu oldest entries",
+                             x->st.path, x->st.dropped - dropped);
+            }
             if (rc == 0) {
                 rc = watch_state_save(&x->st);
             }
@@ -448,9 +453,14 @@ static int setup(struct watch *x, int *ifd, int *sfd)
         rc = watch_state_load(&x->st);
     }
     if (rc != 0) {
-        report_error(x->rep, "state file %s: %s", x->st.path != NULL ? x->st.path : "(none)",
-                     rc == SITX_E_INVALID ? "damaged (remove it to start afresh)"
-                                          : sitx_strerror(rc));
+        /* Never guess: a state we cannot trust could mean sending every
+         * image again, or never sending some. */
+        report_error(x->rep,
+                     "state file %s: %s; not starting (move it away to start afresh: the "
+                     "images in %s are then offered again, and the receiver answers "
+                     "ALREADY_STORED for those it has)",
+                     x->st.path != NULL ? x->st.path : "(none)",
+                     x->st.errstr[0] != '\0' ? x->st.errstr : sitx_strerror(rc), x->dir);
         return SEND_EXIT_LOCAL;
     }
     x->p = calloc(PEND_MAX, sizeof(*x->p));
