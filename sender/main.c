@@ -24,6 +24,7 @@
 #include "report.h"
 #include "seal_cmd.h"
 #include "send.h"
+#include "walk.h"
 #include "watch.h"
 
 #ifndef SITX_VERSION
@@ -44,6 +45,7 @@ enum opt_id {
     OPT_TOFU,
     OPT_COMPRESS,
     OPT_STRIP_METADATA,
+    OPT_RECURSIVE,
     OPT_RETRIES,
     OPT_TIMEOUT,
     OPT_JSON,
@@ -71,6 +73,7 @@ static const struct option long_options[] = {
     {"tofu", no_argument, NULL, OPT_TOFU},
     {"compress", required_argument, NULL, OPT_COMPRESS},
     {"strip-metadata", no_argument, NULL, OPT_STRIP_METADATA},
+    {"recursive", no_argument, NULL, OPT_RECURSIVE},
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"json", no_argument, NULL, OPT_JSON},
@@ -103,6 +106,7 @@ struct args {
     const char *compress;
     int tofu;
     int strip;
+    int recursive;
     int json;
     int quiet;
     int verbose;
@@ -118,7 +122,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: " PROG " (--password-file FILE | --key FILE --receiver-key KEY|FILE)\n"
-            "                 [OPTIONS] HOST[:PORT] IMAGE...\n"
+            "                 [-r] [OPTIONS] HOST[:PORT] IMAGE|DIR...\n"
             "       " PROG " --seal OUT.sitx (--receiver-key KEY|FILE [--key FILE] |\n"
             "                 --password-file FILE) [--preview OUT.png] [OPTIONS] IMAGE\n"
             "       " PROG " --pair HOST[:PORT] [--name NAME] [--pair-code CODE|-]\n"
@@ -128,6 +132,8 @@ static void usage(FILE *f)
             "\n"
             "Sends PNG and JPEG images to a sitx-recv receiver, encrypted with AES-256-GCM\n"
             "after a Noise handshake, and reports per image what the receiver answered.\n"
+            "A DIR sends the PNG and JPEG files in it (told by their first bytes), in name\n"
+            "order, each under its base name; subdirectories are left out unless -r.\n"
             "\n"
             "Authentication, one of:\n"
             "  --password-file FILE     shared passphrase: FILE (mode 0600) less one trailing\n"
@@ -154,11 +160,25 @@ static void usage(FILE *f)
             "                           quality 1-100, default 85)\n"
             "  --strip-metadata         drop EXIF (GPS ...), XMP and comments; with\n"
             "                           --compress none only the metadata goes\n"
+            "  -r, --recursive          DIRs also send the images in their subdirectories,\n"
+            "                           each under its path relative to DIR (photos/2024/\n"
+            "                           a.jpg as 2024/a.jpg), kept as subdirectories of the\n"
+            "                           inbox. In a DIR, hidden entries (.name), special\n"
+            "                           files, files not PNG or JPEG, and with -r links to\n"
+            "                           directories (never followed) are skipped, one\n"
+            "                           \"skipped\" line each; links to files are sent.\n"
+            "                           After more than one image or any DIR a summary line\n"
+            "                           closes the run: N stored, already stored, refused\n"
+            "                           (by the receiver, not retried), failed (the rest),\n"
+            "                           skipped, bytes sent, time\n"
             "  --retries N              retries per image of what can be retried (default %d)\n"
             "  --timeout SECONDS        give up on a receiver silent, busy or refusing\n"
             "                           connections this long (default %d)\n"
-            "  --json                   one JSON object per image on stdout\n"
-            "  --quiet                  no progress bar; print failures only\n"
+            "  --json                   one JSON object per image on stdout (status SKIPPED\n"
+            "                           with a reason for a skipped entry), the summary as\n"
+            "                           {\"summary\": {...}}\n"
+            "  --quiet                  no progress bar; print failures only (no skipped\n"
+            "                           lines, no summary)\n"
             "  --verbose                log connection and transfer events on stderr\n"
             "  --protocol 1|2           speak this sitx protocol version only (default: 2,\n"
             "                           and 1 with a receiver from before version 2)\n"
@@ -187,12 +207,14 @@ static void usage(FILE *f)
             "  " PROG " --gen-key ~/.sitx/send.key     # add the printed key on the receiver\n"
             "  " PROG " --key ~/.sitx/send.key --receiver-key recv.pub scanner.lan:%d \\\n"
             "            photo.jpg scan.png\n"
+            "  " PROG " -r --key ~/.sitx/send.key scanner.lan photos/   # a whole tree\n"
             "\n"
             "Exit codes:\n"
             "  0  every image stored (or already stored)\n"
             "  1  the receiver refused an image, or a retryable failure persisted\n"
             "  2  usage error\n"
-            "  3  local file error (missing, unreadable, not PNG/JPEG); the others are sent\n"
+            "  3  local file error (missing, unreadable, not PNG/JPEG, a DIR that cannot\n"
+            "     be read); the others are sent. Skipped entries of a DIR do not count\n"
             "  4  authentication failure (wrong password, sender not authorised, receiver\n"
             "     key not the pinned one)\n"
             "  5  network failure after the retries (cannot connect, connection lost, no\n"
@@ -229,7 +251,10 @@ static void parse_args(int argc, char **argv, struct args *a)
     a->retries = DEFAULT_RETRIES;
     a->timeout_ms = DEFAULT_TIMEOUT_MS;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "r", long_options, NULL)) != -1) {
+        if (ch == 'r') {
+            ch = OPT_RECURSIVE;
+        }
         if (ch == '?' || ch == ':') {
             /* getopt_long sets optopt to the option's value when only its
              * argument is missing, and to 0 (or the letter) when unknown. */
@@ -266,6 +291,9 @@ static void parse_args(int argc, char **argv, struct args *a)
             break;
         case OPT_STRIP_METADATA:
             a->strip = 1;
+            break;
+        case OPT_RECURSIVE:
+            a->recursive = 1;
             break;
         case OPT_RETRIES:
             if (sitx_parse_uint(optarg, 0, MAX_RETRIES, &a->retries) != 0) {
@@ -378,6 +406,10 @@ static int gen_key(const char *path)
 
 static void check_combinations(const struct args *a, int npos)
 {
+    if (a->recursive && (a->watch.dir != NULL || a->pair != NULL || a->gen_key != NULL ||
+                         a->print_public != NULL)) {
+        die_usage("-r goes with HOST[:PORT] IMAGE|DIR...");
+    }
     if (a->print_public != NULL) {
         if (npos > 0 || a->nopts != 1) {
             die_usage("--print-public FILE takes no other arguments");
@@ -523,6 +555,85 @@ static void load_password(const struct args *a, const struct send_config *cfg,
     }
 }
 
+struct walk_ctx {
+    struct report *rep;
+    int out_failed; /* a skipped line could not be written */
+};
+
+static void on_skip(void *arg, const char *path, const char *reason)
+{
+    struct walk_ctx *w = arg;
+
+    if (report_skipped(w->rep, path, reason) != 0) {
+        w->out_failed = 1;
+    }
+}
+
+static void on_walk_error(void *arg, const char *path, const char *why)
+{
+    struct walk_ctx *w = arg;
+
+    report_error(w->rep, "%s: cannot read the directory: %s", path, why);
+}
+
+/* The arguments after HOST: files as they are, directories expanded (walk.c),
+ * then the run, then the summary when there was more than one image or a
+ * directory. Returns the exit code. */
+static int send_files(const struct args *a, struct send_config *cfg, struct report *rep,
+                      char *const *args, size_t nargs)
+{
+    struct walk_ctx ctx = {rep, 0};
+    const struct walk_sink sink = {on_skip, on_walk_error, &ctx};
+    struct walk_list wl;
+    char **files = NULL;
+    char **names = NULL;
+    size_t i;
+    int rc;
+
+    memset(&wl, 0, sizeof(wl));
+    if (walk_expand(args, nargs, a->recursive, &sink, &wl) != 0) {
+        report_error(rep, "out of memory listing the images to send");
+        walk_list_clear(&wl);
+        return SEND_EXIT_INTERNAL;
+    }
+    /* Two arrays of borrowed pointers: the list keeps the strings. */
+    files = calloc(wl.n + 1, sizeof(*files));
+    names = calloc(wl.n + 1, sizeof(*names));
+    if (files == NULL || names == NULL) {
+        report_error(rep, "out of memory listing the images to send");
+        rc = SEND_EXIT_INTERNAL;
+        goto out;
+    }
+    for (i = 0; i < wl.n; i++) {
+        files[i] = wl.items[i].path;
+        names[i] = wl.items[i].name;
+    }
+    cfg->files = files;
+    cfg->names = names;
+    cfg->nfiles = wl.n;
+    rc = SEND_EXIT_OK;
+    if (wl.n > 0) {
+        rc = send_run(cfg, rep);
+    }
+    if (wl.errors > 0) {
+        rc = exit_combine(rc, SEND_EXIT_LOCAL);
+    }
+    if (ctx.out_failed) {
+        rc = exit_combine(rc, SEND_EXIT_INTERNAL);
+    }
+    if ((wl.n > 1 || wl.dirs > 0) && report_summary(rep) != 0) {
+        rc = exit_combine(rc, SEND_EXIT_INTERNAL);
+    }
+out:
+    cfg->files = NULL;
+    cfg->names = NULL;
+    cfg->nfiles = 0;
+    free(files);
+    free(names);
+    walk_list_clear(&wl);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct args a;
@@ -580,8 +691,6 @@ int main(int argc, char **argv)
     cfg.verbose = a.verbose;
     cfg.protocol = (unsigned)a.protocol;
     cfg.learnt_version = &learnt_version;
-    cfg.files = argv + optind + 1;
-    cfg.nfiles = (size_t)(npos - 1);
 
     if (a.key_file != NULL || use_default_key(&a, cfg.label)) {
         cfg.mode = SITX_AUTH_KEY;
@@ -605,7 +714,7 @@ int main(int argc, char **argv)
         }
         rc = watch_run(&a.watch, &cfg, &rep);
     } else {
-        rc = send_run(&cfg, &rep);
+        rc = send_files(&a, &cfg, &rep, argv + optind + 1, (size_t)(npos - 1));
     }
 
     sitx_keypair_clear(&kp);

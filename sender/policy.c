@@ -1,6 +1,7 @@
 #include "policy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -157,6 +158,57 @@ void offer_name(const char *path, int fmt_changed, const char *ext, char *out, s
     /* Not sendable as it is (bad UTF-8, control characters, too long, a
      * leading dot): the shared sanitiser makes it so. */
     sitx_name_sanitize(tmp, len, NULL, out, cap);
+}
+
+/* Components of d[0..len) all non-empty and not dot-led. */
+static int dirs_plain(const char *d, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *end = memchr(d + i, '/', len - i);
+        size_t n = end != NULL ? (size_t)(end - (d + i)) : len - i;
+
+        if (n == 0 || d[i] == '.') {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return len > 0;
+}
+
+void offer_path(const char *rel, int fmt_changed, const char *ext, char *out, size_t cap)
+{
+    const char *slash = strrchr(rel, '/');
+    char base[SITX_NAME_MAX + 1];
+    size_t dlen;
+    size_t blen;
+    char *tmp;
+
+    offer_name(rel, fmt_changed, ext, base, sizeof(base));
+    if (slash == NULL) {
+        snprintf(out, cap, "%s", base);
+        return;
+    }
+    dlen = (size_t)(slash - rel);
+    blen = strlen(base);
+    if (dlen + 1 + blen <= SITX_NAME_MAX && dlen + 1 + blen < cap && dirs_plain(rel, dlen) &&
+        sitx_utf8_valid((const uint8_t *)rel, dlen)) {
+        memcpy(out, rel, dlen);
+        out[dlen] = '/';
+        memcpy(out + dlen + 1, base, blen + 1);
+        return;
+    }
+    tmp = malloc(dlen + 1 + blen + 1);
+    if (tmp == NULL) {
+        snprintf(out, cap, "%s", base); /* the flat name is always valid */
+        return;
+    }
+    memcpy(tmp, rel, dlen);
+    tmp[dlen] = '/';
+    memcpy(tmp + dlen + 1, base, blen + 1);
+    sitx_name_sanitize_path(tmp, dlen + 1 + blen, NULL, out, cap);
+    free(tmp);
 }
 
 const char *human_size(uint64_t bytes, char *out, size_t cap)

@@ -73,6 +73,13 @@ int parse_compress(const char *s, struct sitx_image_opts *o);
  * out must hold SITX_NAME_MAX + 1 bytes. */
 void offer_name(const char *path, int fmt_changed, const char *ext, char *out, size_t cap);
 
+/* The same for a path relative to a directory sent ("2024/a.jpg"): the
+ * file name as offer_name() makes it, after its directories when the whole
+ * is valid for the wire (UTF-8 without control characters, at most
+ * SITX_NAME_MAX bytes, no empty or dot-led component), else as
+ * sitx_name_sanitize_path() cleans it. A name without '/' is offer_name()'s. */
+void offer_path(const char *rel, int fmt_changed, const char *ext, char *out, size_t cap);
+
 /* "512 B", "12.3 kB", "2.1 MB", "1.4 GB" (powers of 1000) into out. */
 const char *human_size(uint64_t bytes, char *out, size_t cap);
 

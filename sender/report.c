@@ -4,10 +4,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hash.h"
 #include "json.h"
 #include "policy.h"
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void report_init(struct report *r, FILE *out, FILE *err, int json, int quiet, int progress)
 {
@@ -16,6 +25,7 @@ void report_init(struct report *r, FILE *out, FILE *err, int json, int quiet, in
     r->err = err;
     r->json = json;
     r->quiet = quiet;
+    r->sum.started_ns = mono_ns();
     sitx_progress_init(&r->progress, err, progress && !quiet);
 }
 
@@ -118,6 +128,35 @@ int report_format(const struct report *r, const struct image_report *ir, char *b
     return n;
 }
 
+static void count(struct report_summary *sum, const struct image_report *ir)
+{
+    switch (ir->outcome) {
+    case OUTCOME_STORED:
+        sum->stored++;
+        break;
+    case OUTCOME_ALREADY:
+        sum->already++;
+        break;
+    case OUTCOME_REFUSED:
+        sum->refused++;
+        break;
+    default:
+        sum->failed++;
+        break;
+    }
+    sum->bytes_sent += ir->bytes_sent;
+}
+
+/* Prints one line of buf's text, the bar erased first. */
+static int print_line(struct report *r, const char *buf)
+{
+    report_progress_clear(r);
+    if (fprintf(r->out, "%s\n", buf) < 0 || fflush(r->out) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int report_image(struct report *r, const struct image_report *ir)
 {
     /* Room for the worst case: every byte of the names escaped as \u00XX. */
@@ -131,6 +170,7 @@ int report_image(struct report *r, const struct image_report *ir)
     if (r->filter != NULL && !r->filter(r->filter_arg, ir)) {
         return 0;
     }
+    count(&r->sum, ir);
     if (r->quiet && !r->json && (ir->outcome == OUTCOME_STORED || ir->outcome == OUTCOME_ALREADY)) {
         return 0;
     }
@@ -194,4 +234,106 @@ void report_progress_end(struct report *r)
 {
     report_progress_clear(r);
     r->bar_started = 0;
+}
+
+int report_skipped(struct report *r, const char *path, const char *reason)
+{
+    size_t cap = 6 * (strlen(path) + strlen(reason)) + 64;
+    char *buf;
+    int n;
+    int rc;
+
+    r->sum.skipped++;
+    if (r->quiet && !r->json) {
+        return 0;
+    }
+    buf = malloc(cap);
+    if (buf == NULL) {
+        return -1;
+    }
+    if (r->json) {
+        struct sitx_json j;
+
+        sitx_json_begin(&j, buf, cap);
+        sitx_json_str(&j, "file", path);
+        sitx_json_str(&j, "status", "SKIPPED");
+        sitx_json_str(&j, "reason", reason);
+        n = sitx_json_end(&j);
+    } else {
+        n = snprintf(buf, cap, "skipped %s: %s", path, reason);
+        if (n >= 0 && (size_t)n < cap) {
+            defang(buf);
+        } else {
+            n = -1;
+        }
+    }
+    rc = n < 0 ? -1 : print_line(r, buf);
+    free(buf);
+    return rc;
+}
+
+void report_count_interrupted(struct report *r, unsigned long n)
+{
+    r->sum.interrupted += n;
+}
+
+int report_summary_format(const struct report *r, uint64_t elapsed_ms, char *buf, size_t cap)
+{
+    const struct report_summary *m = &r->sum;
+    char size[32];
+    char more[48];
+    int n;
+
+    if (r->json) {
+        struct sitx_json j;
+        char inner[512];
+        int k;
+
+        sitx_json_begin(&j, inner, sizeof(inner));
+        sitx_json_u64(&j, "stored", m->stored);
+        sitx_json_u64(&j, "already_stored", m->already);
+        sitx_json_u64(&j, "refused", m->refused);
+        sitx_json_u64(&j, "failed", m->failed);
+        sitx_json_u64(&j, "interrupted", m->interrupted);
+        sitx_json_u64(&j, "skipped", m->skipped);
+        sitx_json_u64(&j, "images",
+                      (uint64_t)m->stored + m->already + m->refused + m->failed + m->interrupted);
+        sitx_json_u64(&j, "bytes_sent", m->bytes_sent);
+        sitx_json_u64(&j, "ms", elapsed_ms);
+        k = sitx_json_end(&j);
+        if (k < 0) {
+            return -1;
+        }
+        /* Wrapped, so that no reader takes it for an image's object. */
+        n = snprintf(buf, cap, "{\"summary\":%s}", inner);
+    } else {
+        more[0] = '\0';
+        if (m->interrupted > 0) {
+            snprintf(more, sizeof(more), ", %lu interrupted", m->interrupted);
+        }
+        n = snprintf(buf, cap,
+                     "sitx-send: %lu stored, %lu already stored, %lu refused, %lu failed%s, "
+                     "%lu skipped, %s sent in %" PRIu64 ".%" PRIu64 " s",
+                     m->stored, m->already, m->refused, m->failed, more, m->skipped,
+                     human_size(m->bytes_sent, size, sizeof(size)), elapsed_ms / 1000,
+                     (elapsed_ms % 1000) / 100);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        return -1;
+    }
+    return n;
+}
+
+int report_summary(struct report *r)
+{
+    char buf[640];
+    uint64_t elapsed_ms = (mono_ns() - r->sum.started_ns) / 1000000u;
+
+    if (r->quiet && !r->json) {
+        return 0;
+    }
+    if (report_summary_format(r, elapsed_ms, buf, sizeof(buf)) < 0) {
+        return -1;
+    }
+    return print_line(r, buf);
 }

@@ -366,8 +366,17 @@ int send_run(const struct send_config *cfg, struct report *rep)
     }
     for (i = 0; i < s->n; i++) {
         s->images[i].path = cfg->files[i];
-        /* Until prepared, messages name the file by its base name. */
-        offer_name(cfg->files[i], 0, NULL, s->images[i].name, sizeof(s->images[i].name));
+        /* A file given is offered under its base name, one found in a
+         * directory under its path relative to that directory. */
+        if (cfg->names != NULL && cfg->names[i] != NULL) {
+            s->images[i].offer_src = cfg->names[i];
+        } else {
+            const char *slash = strrchr(cfg->files[i], '/');
+
+            s->images[i].offer_src = slash != NULL ? slash + 1 : cfg->files[i];
+        }
+        /* Until prepared, messages name the file by the name it is offered under. */
+        offer_path(s->images[i].offer_src, 0, NULL, s->images[i].name, sizeof(s->images[i].name));
     }
     for (i = 0; i < CONN_MAX; i++) {
         s->conns[i].s = s;

@@ -56,6 +56,9 @@ struct send_config {
      * again. */
     unsigned *learnt_version;
     char *const *files;
+    /* The name each file is offered under, a path relative to a directory
+     * sent ("2024/a.jpg"); NULL (the array or an entry) for the base name. */
+    char *const *names;
     size_t nfiles;
     struct send_carry *carry; /* kept across runs, or NULL */
 };

@@ -45,6 +45,8 @@ struct conn;
 
 struct image {
     const char *path;
+    const char *offer_src; /* what the offered name comes from: path's base name, or the
+                            * path relative to a directory sent */
     enum img_state state;
     struct image *next;  /* ready queue */
     struct image *vnext; /* validation queue */

@@ -61,8 +61,8 @@ static void on_prepared(struct prepare_job *job)
     memcpy(im->hash, job->hash, sizeof(im->hash));
     memcpy(im->id, job->id, sizeof(im->id));
     im->prepared = 1;
-    offer_name(im->path, job->format != job->file_format, sitx_image_ext(job->format), im->name,
-               sizeof(im->name));
+    offer_path(im->offer_src, job->format != job->file_format, sitx_image_ext(job->format),
+               im->name, sizeof(im->name));
     sitx_log(SITX_LOG_DEBUG, "prepared", "file=%s format=%s bytes=%zu file_bytes=%" PRIu64,
              im->name, sitx_image_format_name(im->format), im->len, im->file_size);
     /* Under a fatal error the step ends it with the others. */

@@ -16,7 +16,9 @@ start_pw_recv
 send --password-file "$PW" "127.0.0.1:$RECV_PORT" \
     "$src/b1.png" "$src/b2.jpg" "$src/b3.png" "$src/b4.jpg" "$src/b5.png"
 assert_rc 0 "batch of 5"
-[ "$(grep -c . "$SEND_OUT")" -eq 5 ] || fail "want one stdout line per image (5)"
+[ "$(grep -c . "$SEND_OUT")" -eq 6 ] || fail "want one stdout line per image (5) and the summary"
+assert_grep "^sitx-send: 5 stored, 0 already stored, 0 refused, 0 failed, 0 skipped, " \
+    "$SEND_OUT" "the summary"
 for n in 1 2 3 4 5; do
     grep -q "b$n" "$SEND_OUT" || fail "no stdout line names b$n"
 done

@@ -118,8 +118,8 @@ strays=$(find "$WORK" -path "$INBOX" -prune -o -path "$src" -prune -o -type f \
 # The report stays one line per image, and a name cannot smuggle control
 # characters (terminal escapes, line breaks) into the user's terminal, in a
 # success line or in an error.
-[ "$(wc -l <"$names_out")" -eq "$want" ] ||
-    fail "sitx-send printed $(wc -l <"$names_out") stdout lines for $want images"
+[ "$(wc -l <"$names_out")" -eq $((want + 1)) ] ||
+    fail "sitx-send printed $(wc -l <"$names_out") stdout lines for $want images and the summary"
 assert_no_control "$names_out" "file names in the report"
 assert_no_control "$names_err" "file names on stderr"
 printf 'not an image\n' >"$src/dir/"$'evil\x1b[2J\x07text.png'

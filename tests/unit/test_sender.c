@@ -150,6 +150,95 @@ static void test_parse_compress(void **state)
     assert_int_equal(parse_compress("", &o), SITX_E_INVALID);
 }
 
+/* A relative path keeps its directories when they are sendable as they are. */
+static void test_offer_path(void **state)
+{
+    char out[SITX_NAME_MAX + 1];
+    char deep[600];
+
+    (void)state;
+    offer_path("2024/05/a.jpg", 0, ".jpg", out, sizeof(out));
+    assert_string_equal(out, "2024/05/a.jpg");
+    offer_path("2024/scan.png", 1, ".jpg", out, sizeof(out));
+    assert_string_equal(out, "2024/scan.jpg");
+    offer_path("flat.png", 0, NULL, out, sizeof(out));
+    assert_string_equal(out, "flat.png");
+    /* A backslash is sent as it is: the receiver decides what it becomes. */
+    offer_path("a\\b/c.png", 0, NULL, out, sizeof(out));
+    assert_string_equal(out, "a\\b/c.png");
+    /* Control characters and bad UTF-8 in a directory: cleaned here already. */
+    offer_path("bad\x01" "dir/x\xff/c.png", 0, NULL, out, sizeof(out));
+    assert_string_equal(out, "bad_dir/x_/c.png");
+    /* Too long with its directories: the file name alone. */
+    memset(deep, 'd', sizeof(deep));
+    for (size_t i = 50; i < 500; i += 51) {
+        deep[i] = '/';
+    }
+    snprintf(deep + 500, sizeof(deep) - 500, "/e.png");
+    offer_path(deep, 0, NULL, out, sizeof(out));
+    assert_string_equal(out, "e.png");
+}
+
+/* The closing line: counts, bytes and tenths of seconds; the JSON form
+ * wrapped in "summary". */
+static void test_summary_format(void **state)
+{
+    struct report r;
+    struct image_report ir;
+    char buf[640];
+    cJSON *o;
+    cJSON *m;
+
+    (void)state;
+    report_init(&r, stdout, stderr, 0, 0, 0);
+    memset(&ir, 0, sizeof(ir));
+    ir.file = "x.png";
+    r.filter = NULL;
+    /* Counted without printing: --quiet hides stored lines. */
+    r.quiet = 1;
+    ir.outcome = OUTCOME_STORED;
+    ir.bytes_sent = 1500000;
+    assert_int_equal(report_image(&r, &ir), 0);
+    ir.outcome = OUTCOME_ALREADY;
+    ir.bytes_sent = 0;
+    assert_int_equal(report_image(&r, &ir), 0);
+    r.quiet = 0;
+    r.out = fopen("/dev/null", "w");
+    assert_non_null(r.out);
+    ir.outcome = OUTCOME_REFUSED;
+    ir.status = "TOO_LARGE";
+    assert_int_equal(report_image(&r, &ir), 0);
+    ir.outcome = OUTCOME_NETWORK;
+    ir.status = "NETWORK_ERROR";
+    assert_int_equal(report_image(&r, &ir), 0);
+    assert_int_equal(report_skipped(&r, "d/notes.txt", "not a PNG or JPEG"), 0);
+    fclose(r.out);
+    assert_true(report_summary_format(&r, 3140, buf, sizeof(buf)) > 0);
+    assert_string_equal(buf, "sitx-send: 1 stored, 1 already stored, 1 refused, 1 failed, "
+                             "1 skipped, 1.5 MB sent in 3.1 s");
+    report_count_interrupted(&r, 2);
+    assert_true(report_summary_format(&r, 50, buf, sizeof(buf)) > 0);
+    assert_string_equal(buf, "sitx-send: 1 stored, 1 already stored, 1 refused, 1 failed, "
+                             "2 interrupted, 1 skipped, 1.5 MB sent in 0.0 s");
+    r.json = 1;
+    assert_true(report_summary_format(&r, 3140, buf, sizeof(buf)) > 0);
+    o = cJSON_Parse(buf);
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetArraySize(o), 1);
+    m = cJSON_GetObjectItemCaseSensitive(o, "summary");
+    assert_non_null(m);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "stored")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "already_stored")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "refused")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "failed")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "interrupted")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "skipped")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "images")->valueint, 6);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "bytes_sent")->valuedouble, 1500000);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(m, "ms")->valueint, 3140);
+    cJSON_Delete(o);
+}
+
 static void test_offer_name(void **state)
 {
     char out[SITX_NAME_MAX + 1];
@@ -447,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_exit_priority),        cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_retry_connect_schedule), cmocka_unit_test(test_retry_summary),
         cmocka_unit_test(test_parse_compress),       cmocka_unit_test(test_offer_name),
+        cmocka_unit_test(test_offer_path),           cmocka_unit_test(test_summary_format),
         cmocka_unit_test(test_human_size),           cmocka_unit_test(test_known_parse),
         cmocka_unit_test(test_known_file_roundtrip), cmocka_unit_test(test_report_human),
         cmocka_unit_test(test_report_json),
