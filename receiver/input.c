@@ -55,6 +55,8 @@ static int on_record_frame(struct sitx_conn *c, uint8_t *frame, size_t len)
         return transfer_on_data(c, rec.u.data.bytes, rec.u.data.len);
     case SITX_REC_END:
         return transfer_on_end(c, &rec.u.end);
+    case SITX_REC_CANCEL: /* decoded on version 2 connections only */
+        return transfer_on_cancel(c, &rec.u.cancel);
     case SITX_REC_CLOSE:
         conn_close(c, rec.u.close.reason == SITX_CLOSE_DONE
                           ? "done"

@@ -22,6 +22,9 @@
 #include "server.h"
 #include "store.h"
 
+/* The RESULT message of a withdrawn image starts so; the sender's text follows. */
+#define CANCEL_PREFIX "cancelled by sender: "
+
 /* Bytes that accepted transfers may still write, over the whole server: the
  * free-space check reserves them so that parallel offers cannot overbook. */
 static uint64_t pending_bytes(const struct sitx_server *srv)
@@ -450,6 +453,34 @@ int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
     } else {
         start_final(t);
     }
+    return 0;
+}
+
+int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m)
+{
+    struct transfer *t;
+    char msg[SITX_TEXT_MAX + 1];
+
+    for (t = c->transfers; t != NULL; t = t->next) {
+        if (!t->result_sent && sodium_memcmp(t->id, m->id, SITX_TRANSFER_ID_BYTES) == 0) {
+            break;
+        }
+    }
+    /* Only an image the sender may still stream can be withdrawn: once END
+     * came (ENDING, STORING) its RESULT is on the way; a RESULT that went
+     * out may have crossed this CANCEL. Neither is answered. */
+    if (t == NULL || (t->state != XF_CHECKING && t->state != XF_RECEIVING)) {
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), CANCEL_PREFIX "%.*s", (int)(sizeof(msg) - sizeof(CANCEL_PREFIX)),
+             m->message[0] != '\0'                 ? m->message
+             : m->reason == SITX_CANCEL_INTERRUPTED ? "interrupted"
+                                                    : "local error");
+    /* No more DATA or END comes for it: the next record may be an OFFER. */
+    if (c->rx_t == t) {
+        c->rx_t = NULL;
+    }
+    xfer_finish(t, SITX_ST_CANCELLED, msg, NULL);
     return 0;
 }
 

@@ -96,6 +96,10 @@ struct transfer {
 int transfer_on_offer(struct sitx_conn *c, const struct sitx_offer *offer);
 int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len);
 int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end);
+/* Version 2: the sender withdraws an image it offered and has not ended:
+ * RESULT CANCELLED, temporary data dropped. An id it has no open transfer
+ * for (answered already, or never offered) is ignored. Returns 0. */
+int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m);
 
 /* 1 when the next record may be taken (a DATA record would fit in the
  * chunk, possibly after handing the full chunk to a write job), 0 when

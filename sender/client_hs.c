@@ -372,7 +372,7 @@ static void on_transport_frame(struct client *c, uint8_t *frame, size_t len)
         return;
     }
     why[0] = '\0';
-    rc = sitx_record_decode(frame, rec_len, &rec, why, sizeof(why));
+    rc = sitx_record_decode_v(frame, rec_len, c->version, &rec, why, sizeof(why));
     if (rc != 0) {
         client_fail(c, CLIENT_FAIL_NETWORK, "%s sent a malformed record: %s", c->cfg.label,
                     why[0] != '\0' ? why : sitx_strerror(rc));

@@ -438,6 +438,49 @@ static int send_offer(struct conn *k, struct image *im)
     return 0;
 }
 
+/* What a streamed image becomes once its last record (END or CANCEL) is queued. */
+static void stream_ended(struct conn *k, struct image *im)
+{
+    struct send_ctx *s = k->s;
+
+    image_set_state(s, im, IMG_ENDED);
+    k->cur = NULL;
+    bar_end(s, im);
+    if (im->early) {
+        im->early = 0;
+        conn_inflight_remove(k, im);
+        image_apply_result(s, im, &k->early_res);
+    }
+}
+
+int conn_send_cancel(struct conn *k, struct image *im, uint8_t reason, const char *why)
+{
+    struct sitx_cancel m;
+    uint8_t rec[1 + SITX_TRANSFER_ID_BYTES + 1 + 2 + SITX_TEXT_MAX];
+    size_t len = 0;
+    size_t i;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    memcpy(m.id, im->id, sizeof(m.id));
+    m.reason = reason;
+    /* A local error may quote anything; the wire wants UTF-8, ASCII does. */
+    for (i = 0; why != NULL && why[i] != '\0' && i < SITX_TEXT_MAX; i++) {
+        m.message[i] = why[i] >= 0x20 && why[i] < 0x7f ? why[i] : '?';
+    }
+    rc = sitx_cancel_encode(&m, rec, sizeof(rec), &len);
+    if (rc == 0) {
+        rc = client_send_record(k->client, rec, len);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    sitx_log(SITX_LOG_DEBUG, "cancel", "file=%s reason=%s queued=%" PRIu64, im->name,
+             sitx_cancel_reason_name(reason), im->queued);
+    stream_ended(k, im);
+    return 0;
+}
+
 /* Queues DATA until the write queue is full, then END once all is queued
  * and our own decode has passed. */
 static int stream_data(struct conn *k, struct image *im)
@@ -447,6 +490,11 @@ static int stream_data(struct conn *k, struct image *im)
     uint8_t rec[1 + SITX_CONTENT_HASH_BYTES];
     size_t len = 0;
     int rc;
+
+    if (im->valid < 0 && client_version(k->client) >= SITX_PROTO_V2) {
+        /* Our own decode failed: withdraw it, the rest of DATA is not needed. */
+        return conn_send_cancel(k, im, SITX_CANCEL_LOCAL, im->error);
+    }
 
     while (im->queued < im->len && client_queued(k->client) < CLIENT_QUEUE_HIGH) {
         size_t n = im->len - im->queued;
@@ -469,8 +517,8 @@ static int stream_data(struct conn *k, struct image *im)
     }
     memcpy(e.hash, im->hash, sizeof(e.hash));
     if (im->valid < 0) {
-        /* The protocol has no abort record: an END whose hash cannot match
-         * makes the receiver discard what it got (INTEGRITY) while the
+        /* Version 1 has no CANCEL: an END whose hash cannot match makes
+         * the receiver discard what it got (INTEGRITY) while the
          * connection, and any other image on it, carries on. */
         size_t i;
 
@@ -486,17 +534,10 @@ static int stream_data(struct conn *k, struct image *im)
     if (rc != 0) {
         return rc;
     }
-    image_set_state(s, im, IMG_ENDED);
-    k->cur = NULL;
-    bar_end(s, im);
     if (im->len >= LINK_SAMPLE_MIN) {
         k->measuring = im;
     }
-    if (im->early) {
-        im->early = 0;
-        conn_inflight_remove(k, im);
-        image_apply_result(s, im, &k->early_res);
-    }
+    stream_ended(k, im);
     return 0;
 }
 

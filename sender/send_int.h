@@ -152,6 +152,11 @@ void conn_pump(struct conn *k);
  * in flight on it lose their connection without being charged. */
 void conn_close(struct conn *k, int reason, const char *message);
 void conn_inflight_remove(struct conn *k, struct image *im);
+/* Version 2: withdraws im, OFFERED or STREAMING on k, with a CANCEL record
+ * (reason enum sitx_cancel_reason, why a short text) instead of the rest of
+ * its DATA and END; it then waits for its RESULT like an ended image.
+ * Returns 0, or the client's error (on_fail has run). */
+int conn_send_cancel(struct conn *k, struct image *im, uint8_t reason, const char *why);
 /* Whether k can take an OFFER now. */
 int conn_has_room(const struct conn *k);
 
