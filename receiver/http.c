@@ -1,6 +1,7 @@
 /* The HTTP daemon: libmicrohttpd with its own threads (one per connection,
  * capped), routing through http_route.c, a token check when one is set,
  * strict headers on every response, and nothing but reads: GET and HEAD. */
+#include "safefile.h"
 #include "web.h"
 
 #include <errno.h>
@@ -218,7 +219,7 @@ static enum MHD_Result serve_image(struct recv_web *w, struct MHD_Connection *co
     if (!events_find_image(w->events, name, &img)) {
         return reply_text(conn, MHD_HTTP_NOT_FOUND, "no such image\n");
     }
-    fd = openat(w->inbox_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd = sitx_open_beneath(w->inbox_fd, name, O_RDONLY | O_NONBLOCK); /* no link, no ".." */
     if (fd < 0) {
         return reply_text(conn, MHD_HTTP_NOT_FOUND, "no such image\n");
     }

@@ -1,5 +1,6 @@
 /* Request routing for the web page and API: a fixed table of paths, the
- * image name in /api/v1/images/NAME and /api/v1/thumbs/NAME, the events
+ * image name (a relative path for images in subdirectories) in
+ * /api/v1/images/NAME and /api/v1/thumbs/NAME, the events
  * query. Pure: no I/O, no allocation. */
 #include "http_route.h"
 
@@ -67,15 +68,27 @@ int http_name_ok(const char *name, size_t len)
 {
     const uint8_t *p = (const uint8_t *)name;
     size_t i = 0;
+    size_t comps = 1;
 
-    if (len == 0 || len > SITX_NAME_MAX || name[0] == '.') {
+    if (len == 0 || len > SITX_NAME_MAX) {
         return 0;
     }
     while (i < len) {
         uint32_t cp = 0;
-        size_t k = sitx_utf8_next(p + i, len - i, &cp);
+        size_t k;
 
-        if (k == 0 || cp < 0x20 || cp == 0x7f || cp == '/' || cp == '\\') {
+        /* At the start of each component: not empty, not hidden (so no "."
+         * or ".." either). */
+        if (i == 0 || name[i - 1] == '/') {
+            if (name[i] == '/' || name[i] == '.') {
+                return 0;
+            }
+        }
+        k = sitx_utf8_next(p + i, len - i, &cp);
+        if (k == 0 || cp < 0x20 || cp == 0x7f || cp == '\\') {
+            return 0;
+        }
+        if (cp == '/' && (++comps > SITX_NAME_DEPTH_MAX || i + 1 == len)) {
             return 0;
         }
         i += k;

@@ -44,8 +44,11 @@ void http_route_parse(const char *method, const char *path, const char *query,
                       struct http_route *r);
 
 /* 1 when name[0..len) could be a file the receiver stored: non-empty, at
- * most SITX_NAME_MAX bytes, valid UTF-8 without control characters, no '/',
- * no leading '.', so it never leaves the inbox nor names a hidden file. */
+ * most SITX_NAME_MAX bytes, valid UTF-8 without control characters or '\\',
+ * a file name or a relative path of at most SITX_NAME_DEPTH_MAX components
+ * split at '/', none empty nor starting with '.' (so no "..", no leading or
+ * trailing '/', no hidden file or directory). With the O_NOFOLLOW walk that
+ * opens it, it never leaves the inbox. */
 int http_name_ok(const char *name, size_t len);
 
 /* Percent-decodes in[0..len) into out (cap bytes, NUL-terminated); '+' is

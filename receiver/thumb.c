@@ -2,6 +2,7 @@
  * (inode, size, mtime), least recently used evicted first, bounded in
  * entries and bytes. Files are opened relative to the inbox, never
  * following a symlink, and read whole (bounded by --max-size). */
+#include "safefile.h"
 #include "thumb.h"
 
 #include <errno.h>
@@ -217,9 +218,9 @@ int thumb_get(struct thumb_cache *tc, const char *name, struct sitx_buf *out, ui
     int fd;
     int rc = 0;
 
-    fd = openat(tc->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd = sitx_open_beneath(tc->dirfd, name, O_RDONLY | O_NONBLOCK); /* no link, no ".." */
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = -ENOENT;

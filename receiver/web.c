@@ -1,5 +1,6 @@
 /* The web side's life (start, stop, the inbox listed at start) and the
  * hooks through which the loop thread tells it what happened. */
+#include "safefile.h"
 #include "web.h"
 
 #include <arpa/inet.h>
@@ -90,7 +91,7 @@ static void list_one(void *arg, const uint8_t sender[INDEX_ID_BYTES],
     if (l->seen++ < l->skip) {
         return;
     }
-    fd = openat(l->srv->inbox_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd = sitx_open_beneath(l->srv->inbox_fd, name, O_RDONLY | O_NONBLOCK);
     if (fd < 0) {
         return;
     }

@@ -65,6 +65,14 @@ static void test_image_names(void **state)
     r = route("GET", "/api/v1/images/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.png", NULL);
     assert_int_equal(r.kind, HR_IMAGE);
     assert_string_equal(r.name, "<img src=x onerror=alert(1)>.png");
+    /* Images in subdirectories (folders, --per-sender-dirs), as the page
+     * asks for them (encodeURIComponent) or typed. */
+    r = route("GET", "/api/v1/images/alice%2F2024%2Fa.jpg", NULL);
+    assert_int_equal(r.kind, HR_IMAGE);
+    assert_string_equal(r.name, "alice/2024/a.jpg");
+    r = route("GET", "/api/v1/thumbs/sub/b.png", NULL);
+    assert_int_equal(r.kind, HR_THUMB);
+    assert_string_equal(r.name, "sub/b.png");
 }
 
 static void test_traversal(void **state)
@@ -80,7 +88,17 @@ static void test_traversal(void **state)
         "/api/v1/images/.sitx-index",
         "/api/v1/images/%2esitx-index",
         "/api/v1/images/.sitx-tmp-123",
-        "/api/v1/images/a/b.png",
+        "/api/v1/images/a//b.png",
+        "/api/v1/images/a%2F%2Fb.png",
+        "/api/v1/images/a/",
+        "/api/v1/images/a/.hid/b.png",
+        "/api/v1/images/a%2F.sitx-partial%2Fx",
+        "/api/v1/images/.sitx-partial%2Fx",
+        "/api/v1/images/a%2F%2e%2e%2Fb.png",
+        "/api/v1/images/a/../../b.png",
+        "/api/v1/images/a%5cb/c.png",
+        "/api/v1/images/a/b%00/c.png",
+        "/api/v1/images/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17.png",
         "/api/v1/images/%2Fetc%2Fpasswd",
         "/api/v1/images/..%5c..%5cwin.ini",
         "/api/v1/images/a.png%00.jpg",
