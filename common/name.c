@@ -284,6 +284,27 @@ size_t sitx_name_sanitize_path(const char *in, size_t len, const char *ext, char
     return o;
 }
 
+size_t sitx_name_sanitize_dir(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t limit;
+    size_t o;
+
+    if (cap == 0) {
+        return 0;
+    }
+    if (in == NULL) {
+        len = 0;
+    }
+    limit = cap - 1 < SITX_NAME_MAX ? cap - 1 : SITX_NAME_MAX;
+    o = clean_dir(in, len, out, limit);
+    /* Cut short, the end may be a dot or a space again. */
+    while (o > 0 && (out[o - 1] == '.' || out[o - 1] == ' ')) {
+        o--;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 size_t sitx_name_dir_len(const char *name)
 {
     const char *slash = strrchr(name, '/');

@@ -29,6 +29,14 @@ size_t sitx_name_sanitize(const char *in, size_t len, const char *ext, char *out
 size_t sitx_name_sanitize_path(const char *in, size_t len, const char *ext, char *out,
                                size_t cap);
 
+/* Cleans in[0..len) as one directory component, as sitx_name_sanitize_path
+ * cleans each of its directories: leading dots and spaces go, trailing dots
+ * and spaces too, '/', '\\', ':', control characters, bidirectional marks
+ * and bytes that are not UTF-8 become '_'. At most SITX_NAME_MAX bytes (or
+ * cap - 1), cut on a character boundary. Returns the length written; 0 (and
+ * "") when nothing is left, which the caller must replace. */
+size_t sitx_name_sanitize_dir(const char *in, size_t len, char *out, size_t cap);
+
 /* Splits a sanitised path: the length of its directory part (0 for a flat
  * name), so name + that + 1 is the file name. */
 size_t sitx_name_dir_len(const char *name);

@@ -38,6 +38,7 @@ enum recv_exit {
 enum opt_id {
     OPT_LISTEN = 256,
     OPT_INBOX,
+    OPT_PER_SENDER_DIRS,
     OPT_PASSWORD_FILE,
     OPT_KEY,
     OPT_AUTHORIZED,
@@ -80,6 +81,7 @@ enum opt_id {
 static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"inbox", required_argument, NULL, OPT_INBOX},
+    {"per-sender-dirs", no_argument, NULL, OPT_PER_SENDER_DIRS},
     {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
     {"key", required_argument, NULL, OPT_KEY},
     {"authorized", required_argument, NULL, OPT_AUTHORIZED},
@@ -158,6 +160,9 @@ static void usage(FILE *out)
             "  --listen ADDR:PORT              address to listen on (default 0.0.0.0:%d;\n"
             "                                  [::1]:PORT for IPv6, port 0 for any free port)\n"
             "  --inbox DIR                     where images are stored (required)\n"
+            "  --per-sender-dirs               store under DIR/SENDER/: key mode the sender's\n"
+            "                                  name in --authorized (else its fingerprint),\n"
+            "                                  password mode DIR/password/\n"
             "  --password-file FILE            password mode: the shared passphrase (mode 0600),\n"
             "                                  one line; a trailing LF or CRLF is removed;\n"
             "                                  the SITX_PASSWORD variable may stand in for it\n"
@@ -384,6 +389,9 @@ static void take_option(struct cli *cli, int id, const char *arg)
         break;
     case OPT_INBOX:
         cfg->inbox = arg;
+        break;
+    case OPT_PER_SENDER_DIRS:
+        cfg->per_sender_dirs = 1;
         break;
     case OPT_PASSWORD_FILE:
         cfg->password_file = arg;

@@ -34,6 +34,7 @@ struct recv_config {
     char listen_host[SITX_HOST_MAX];
     uint16_t listen_port;
     const char *inbox;
+    int per_sender_dirs;       /* --per-sender-dirs: INBOX/<sender>/NAME */
     const char *password_file; /* NULL: SITX_PASSWORD, when set */
     const char *key_file;
     const char *authorized_file;

@@ -16,9 +16,11 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "authz.h"
 #include "budget.h"
 #include "conn.h"
 #include "err.h"
+#include "greeting.h"
 #include "index.h"
 #include "name.h"
 #include "safefile.h"
@@ -54,6 +56,9 @@ struct store_job {
     uint8_t sender[INDEX_ID_BYTES];
     uint64_t size;
     uint8_t hash[SITX_CONTENT_HASH_BYTES];
+    /* JOB_FINAL with --per-sender-dirs: the sender's directory, one clean
+     * component; "" stores the name as it is. */
+    char prefix[SITX_PEER_NAME_MAX + 1];
 };
 
 uint8_t store_status_for_errno(int rc)
@@ -174,28 +179,53 @@ static int pick_name(int dirfd, const char *want, size_t max, char *out, size_t 
     return -EEXIST;
 }
 
+/* The name to store under: the sanitised offer's name, after the sender's
+ * directory with --per-sender-dirs. Should the two not fit in
+ * SITX_NAME_MAX, the offer's directories go, as sitx_name_sanitize_path
+ * drops them (the file name itself pick_name shortens if need be). */
+static void want_name(const struct store_job *j, const char *name, char *out, size_t cap)
+{
+    size_t plen = strlen(j->prefix);
+    size_t off = sitx_name_dir_len(name);
+
+    if (plen == 0) {
+        snprintf(out, cap, "%s", name);
+        return;
+    }
+    if (plen + 1 + strlen(name) > SITX_NAME_MAX && off > 0) {
+        name += off + 1;
+    }
+    snprintf(out, cap, "%s/%s", j->prefix, name);
+}
+
 /* Worker: the index line, then the link, under the index lock. A name with
  * directories ("a/b/c.png", already sanitised) is stored in those
  * subdirectories of the inbox, made as needed and never through a symlink. */
 static void commit(struct store_job *j)
 {
     struct transfer *t = j->t;
+    char want[SITX_NAME_MAX + SITX_PEER_NAME_MAX + 2];
     char cand[SITX_NAME_MAX + 1];
     char placed[SITX_NAME_MAX + 1];
-    size_t dir_len = sitx_name_dir_len(t->name);
-    size_t off = dir_len > 0 ? dir_len + 1 : 0;
+    size_t dir_len;
+    size_t off;
     int subfd = j->dirfd;
     int rc = 0;
 
+    want_name(j, t->name, want, sizeof(want));
+    dir_len = sitx_name_dir_len(want);
+    off = dir_len > 0 ? dir_len + 1 : 0;
     index_lock(j->idx);
-    if (dir_len > 0) {
-        subfd = sitx_dir_open_beneath(j->dirfd, t->name, dir_len, 1);
+    if (off >= SITX_NAME_MAX) {
+        rc = -ENAMETOOLONG; /* cannot be: want_name keeps directories only when all fits */
+    } else if (dir_len > 0) {
+        subfd = sitx_dir_open_beneath(j->dirfd, want, dir_len, 1);
         rc = subfd < 0 ? subfd : 0;
     }
     if (rc == 0) {
         /* The directories are kept, the file name leaves room for them. */
-        memcpy(cand, t->name, off);
-        rc = pick_name(subfd, t->name + off, SITX_NAME_MAX - off, cand + off, sizeof(cand) - off);
+        memcpy(cand, want, off);
+        rc = pick_name(subfd, want + off, SITX_NAME_MAX - off, cand + off, sizeof(cand) - off);
     }
     if (rc == 0) {
         rc = index_append(j->idx, j->sender, j->hash, cand);
@@ -210,7 +240,7 @@ static void commit(struct store_job *j)
         }
         if (placed[0] != '\0') {
             /* placed fits in SITX_NAME_MAX - off bytes: the cap above. */
-            memcpy(j->name, t->name, off);
+            memcpy(j->name, want, off);
             memcpy(j->name + off, placed, strlen(placed) + 1);
         } else {
             j->name[0] = '\0';
@@ -392,6 +422,25 @@ static void on_work_done(uv_work_t *req, int status)
     conn_unref(c);
 }
 
+/* --per-sender-dirs: the sender's directory in the inbox. Key mode: its
+ * name in the authorised-senders file as one clean component, else (no name,
+ * or nothing left of it) its fingerprint; password mode: "password". On the
+ * loop thread, where the file is reloaded. */
+static void sender_dir(const struct sitx_conn *c, char *out, size_t cap)
+{
+    const struct sitx_peer *p = NULL;
+
+    if (c->mode == SITX_AUTH_PASSWORD) {
+        snprintf(out, cap, "password");
+        return;
+    }
+    p = authz_find(c->srv->authz, c->sender_id);
+    if (p != NULL && sitx_name_sanitize_dir(p->name, strlen(p->name), out, cap) > 0) {
+        return;
+    }
+    snprintf(out, cap, "%s", c->keyfp);
+}
+
 static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t len,
                   const char *name)
 {
@@ -416,6 +465,9 @@ static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t l
     memcpy(j->hash, t->offer_hash, sizeof(j->hash));
     if (name != NULL) {
         snprintf(j->name, sizeof(j->name), "%s", name);
+    }
+    if (kind == JOB_FINAL && srv->cfg->per_sender_dirs) {
+        sender_dir(t->conn, j->prefix, sizeof(j->prefix));
     }
     rc = uv_queue_work(srv->loop, &j->req, on_work, on_work_done);
     if (rc != 0) {

@@ -61,6 +61,21 @@ static void check_path(const char *out, size_t n, size_t cap, const char *ext)
     check(p, strlen(p), cap - (size_t)(p - out), ext);
 }
 
+/* A directory component (--per-sender-dirs): one name, no separator, no
+ * leading or trailing dot or space, valid UTF-8, possibly empty. */
+static void check_dir(const char *out, size_t n, size_t cap)
+{
+    if (n >= cap || n > SITX_NAME_MAX || strlen(out) != n || strpbrk(out, "/\\:") != NULL) {
+        abort();
+    }
+    if (n > 0 && (out[0] == '.' || out[0] == ' ' || out[n - 1] == '.' || out[n - 1] == ' ')) {
+        abort();
+    }
+    if (!sitx_utf8_valid((const uint8_t *)out, n)) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const exts[] = {".png", ".jpg", NULL};
@@ -82,5 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_path(out, n, sizeof(out), ext);
     n = sitx_name_sanitize_path((const char *)data + 1, size - 1, ext, small, sizeof(small));
     check_path(small, n, sizeof(small), ext);
+    n = sitx_name_sanitize_dir((const char *)data + 1, size - 1, out, sizeof(out));
+    check_dir(out, n, sizeof(out));
+    n = sitx_name_sanitize_dir((const char *)data + 1, size - 1, small, sizeof(small));
+    check_dir(small, n, sizeof(small));
     return 0;
 }

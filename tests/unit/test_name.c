@@ -417,6 +417,37 @@ static void test_path_depth_and_length(void **state)
     assert_int_equal(strlen(out), n);
 }
 
+/* A sender's name as one directory of the inbox (--per-sender-dirs). */
+static void test_dir_component(void **state)
+{
+    char out[SITX_NAME_MAX + 1];
+    char small[8];
+
+    (void)state;
+    assert_int_equal(sitx_name_sanitize_dir("alice", 5, out, sizeof(out)), 5);
+    assert_string_equal(out, "alice");
+    sitx_name_sanitize_dir("Scanner 2F", 10, out, sizeof(out));
+    assert_string_equal(out, "Scanner 2F");
+    sitx_name_sanitize_dir("a/b\\c:d", 7, out, sizeof(out));
+    assert_string_equal(out, "a_b_c_d");
+    sitx_name_sanitize_dir("../..", 5, out, sizeof(out));
+    assert_string_equal(out, "_");
+    assert_int_equal(sitx_name_sanitize_dir("..", 2, out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(sitx_name_sanitize_dir(" . ", 3, out, sizeof(out)), 0);
+    assert_int_equal(sitx_name_sanitize_dir("", 0, out, sizeof(out)), 0);
+    assert_int_equal(sitx_name_sanitize_dir(NULL, 3, out, sizeof(out)), 0);
+    sitx_name_sanitize_dir(".hidden.", 8, out, sizeof(out));
+    assert_string_equal(out, "hidden");
+    sitx_name_sanitize_dir("bad\x01\xff\xe2\x80\xae", 8, out, sizeof(out));
+    assert_string_equal(out, "bad___");
+    /* Cut short, on a character boundary, and never ending in a dot. */
+    sitx_name_sanitize_dir("abcdef.gh", 9, small, sizeof(small));
+    assert_string_equal(small, "abcdef");
+    sitx_name_sanitize_dir("ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, small, sizeof(small));
+    assert_string_equal(small, "ab\xc3\xa9\xc3\xa9");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_utf8_next),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_path_depth_and_length),
+        cmocka_unit_test(test_dir_component),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
