@@ -61,6 +61,8 @@ struct sitx_offer {
 struct sitx_accept {
     uint8_t id[SITX_TRANSFER_ID_BYTES];
     uint64_t offset; /* where DATA starts; always 0 in version 1 */
+    /* Version 2: BLAKE2b-256 of payload[0..offset), all zero when offset is 0. */
+    uint8_t prefix_hash[SITX_CONTENT_HASH_BYTES];
 };
 
 struct sitx_end {

@@ -15,6 +15,7 @@
 
 #define OFFER_FIXED    (SITX_TRANSFER_ID_BYTES + 1 + 8 + SITX_CONTENT_HASH_BYTES)
 #define ACCEPT_BODY    (SITX_TRANSFER_ID_BYTES + 8)
+#define ACCEPT_BODY_V2 (ACCEPT_BODY + SITX_CONTENT_HASH_BYTES)
 #define END_BODY       SITX_CONTENT_HASH_BYTES
 #define RESULT_FIXED   (SITX_TRANSFER_ID_BYTES + 1 + 8 + 4 + SITX_CONTENT_HASH_BYTES)
 #define CANCEL_FIXED   (SITX_TRANSFER_ID_BYTES + 1)
@@ -214,9 +215,24 @@ static int decode_accept(struct cursor *c, struct sitx_accept *m)
     if (rc == 0) {
         rc = take_u64(c, &m->offset, "offset");
     }
-    if (rc == 0 && m->offset != 0) {
-        rc = fail(c, SITX_E_MALFORMED, "offset %llu is not 0 (version 1 has no resume)",
+    if (c->version < SITX_PROTO_V2) {
+        if (rc == 0 && m->offset != 0) {
+            rc = fail(c, SITX_E_MALFORMED, "offset %llu is not 0 (version 1 has no resume)",
+                      (unsigned long long)m->offset);
+        }
+        return rc == 0 ? finish(c) : rc;
+    }
+    /* Version 2: the offset to resume from and the hash that proves the
+     * receiver holds the sender's prefix; nothing to prove at 0. */
+    if (rc == 0 && m->offset > OFFER_SIZE_MAX) {
+        rc = fail(c, SITX_E_MALFORMED, "offset %llu is over 2^63",
                   (unsigned long long)m->offset);
+    }
+    if (rc == 0) {
+        rc = take(c, m->prefix_hash, sizeof(m->prefix_hash), "prefix_hash");
+    }
+    if (rc == 0 && m->offset == 0 && !all_zero(m->prefix_hash, sizeof(m->prefix_hash))) {
+        rc = fail(c, SITX_E_MALFORMED, "offset 0 with a non-zero prefix_hash");
     }
     return rc == 0 ? finish(c) : rc;
 }
@@ -427,16 +443,32 @@ int sitx_offer_encode(const struct sitx_offer *m, uint8_t *out, size_t cap, size
 
 int sitx_accept_encode(const struct sitx_accept *m, uint8_t *out, size_t cap, size_t *len)
 {
-    if (m->offset != 0) {
+    return sitx_accept_encode_v(m, SITX_PROTO_V1, out, cap, len);
+}
+
+int sitx_accept_encode_v(const struct sitx_accept *m, unsigned version, uint8_t *out, size_t cap,
+                         size_t *len)
+{
+    size_t total = 1 + (version >= SITX_PROTO_V2 ? ACCEPT_BODY_V2 : ACCEPT_BODY);
+
+    if (version < SITX_PROTO_V2 && m->offset != 0) {
         return SITX_E_MALFORMED;
     }
-    if (cap < 1 + ACCEPT_BODY) {
+    if (version >= SITX_PROTO_V2 &&
+        (m->offset > OFFER_SIZE_MAX ||
+         (m->offset == 0 && !all_zero(m->prefix_hash, sizeof(m->prefix_hash))))) {
+        return SITX_E_MALFORMED;
+    }
+    if (cap < total) {
         return SITX_E_BUFFER;
     }
     out[0] = SITX_REC_ACCEPT;
     put(out + 1, m->id, sizeof(m->id));
     sitx_store_be64(out + 1 + SITX_TRANSFER_ID_BYTES, m->offset);
-    *len = 1 + ACCEPT_BODY;
+    if (version >= SITX_PROTO_V2) {
+        put(out + 1 + ACCEPT_BODY, m->prefix_hash, sizeof(m->prefix_hash));
+    }
+    *len = total;
     return 0;
 }
 
@@ -549,11 +581,17 @@ int sitx_cancel_encode(const struct sitx_cancel *m, uint8_t *out, size_t cap, si
 
 int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, size_t *len)
 {
+    return sitx_record_encode_v(rec, SITX_PROTO_V1, out, cap, len);
+}
+
+int sitx_record_encode_v(const struct sitx_record *rec, unsigned version, uint8_t *out,
+                         size_t cap, size_t *len)
+{
     switch (rec->type) {
     case SITX_REC_OFFER:
         return sitx_offer_encode(&rec->u.offer, out, cap, len);
     case SITX_REC_ACCEPT:
-        return sitx_accept_encode(&rec->u.accept, out, cap, len);
+        return sitx_accept_encode_v(&rec->u.accept, version, out, cap, len);
     case SITX_REC_DATA:
         return sitx_data_encode(rec->u.data.bytes, rec->u.data.len, out, cap, len);
     case SITX_REC_END:

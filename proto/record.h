@@ -55,7 +55,13 @@ int sitx_record_decode(const uint8_t *buf, size_t len, struct sitx_record *rec, 
 /* Encoders: write the whole record (type byte included) into out. Return 0,
  * SITX_E_BUFFER, or SITX_E_TOO_LARGE / SITX_E_BAD_UTF8 for a bad field. */
 int sitx_offer_encode(const struct sitx_offer *m, uint8_t *out, size_t cap, size_t *len);
+/* ACCEPT of version 1 (offset 0, no prefix hash): sitx_accept_encode_v for V1. */
 int sitx_accept_encode(const struct sitx_accept *m, uint8_t *out, size_t cap, size_t *len);
+/* ACCEPT for a connection of version: 25 bytes in version 1, where the
+ * offset must be 0; 57 in version 2 (offset, prefix_hash), where offset 0
+ * needs an all-zero prefix_hash and an offset is at most 2^63. */
+int sitx_accept_encode_v(const struct sitx_accept *m, unsigned version, uint8_t *out, size_t cap,
+                         size_t *len);
 int sitx_data_encode(const uint8_t *bytes, size_t n, uint8_t *out, size_t cap, size_t *len);
 int sitx_end_encode(const struct sitx_end *m, uint8_t *out, size_t cap, size_t *len);
 int sitx_result_encode(const struct sitx_result *m, uint8_t *out, size_t cap, size_t *len);
@@ -65,10 +71,14 @@ int sitx_cancel_encode(const struct sitx_cancel *m, uint8_t *out, size_t cap, si
  * The encoders know no connection version: the version 2 record and status
  * are the caller's to send only on a version 2 connection.
  * A field value the decoder would refuse (an empty OFFER name, size 0, an
- * unknown format, status (0..11) or reason, a non-zero ACCEPT offset, a RESULT whose
+ * unknown format, status (0..11) or reason, a non-zero version 1 ACCEPT offset, a RESULT whose
  * size, hash and name disagree with its status) gives SITX_E_MALFORMED from
  * every encoder, and DATA of 0 bytes does too. */
 int sitx_record_encode(const struct sitx_record *rec, uint8_t *out, size_t cap, size_t *len);
+/* The same for a connection of version (only ACCEPT differs: version 1 for
+ * sitx_record_encode). */
+int sitx_record_encode_v(const struct sitx_record *rec, unsigned version, uint8_t *out,
+                         size_t cap, size_t *len);
 
 /* Writes only the DATA header (the type byte) so that the caller can read
  * file bytes straight into out + 1. */

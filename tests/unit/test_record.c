@@ -20,6 +20,16 @@ static uint8_t buf[SITX_RECORD_MAX + 64];
 static uint8_t buf2[SITX_RECORD_MAX + 64];
 static char why[128];
 
+static int all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != v) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void fill(uint8_t *p, size_t n, uint8_t seed)
 {
     for (size_t i = 0; i < n; i++) {
@@ -298,6 +308,101 @@ static void test_accept(void **state)
     assert_int_equal(sitx_accept_encode(&m, buf, sizeof(buf), &len), SITX_E_MALFORMED);
 }
 
+/* Decodes in as a version 2 record, expecting err and exactly the reason. */
+static void expect_bad_v2(const uint8_t *in, size_t len, int err, const char *reason)
+{
+    struct sitx_record rec;
+    int rc = sitx_record_decode_v(in, len, SITX_PROTO_V2, &rec, why, sizeof(why));
+
+    if (rc != err) {
+        fail_msg("v2 decode gave %d (%s, \"%s\"), expected %d", rc, sitx_strerror(rc), why, err);
+    }
+    assert_string_equal(why, reason);
+}
+
+/* Version 2: 02 | id16 | offset u64 | prefix_hash 32, 57 bytes. */
+static void test_accept_v2(void **state)
+{
+    struct sitx_accept m;
+    struct sitx_record rec;
+    uint8_t v1[32];
+    size_t len = 0;
+    size_t v1_len = 0;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    fill(m.id, sizeof(m.id), 0x22);
+    m.offset = 0x0102030405060708ull;
+    fill(m.prefix_hash, sizeof(m.prefix_hash), 0x5a);
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V2, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, 57);
+    assert_int_equal(buf[0], SITX_REC_ACCEPT);
+    assert_memory_equal(buf + 1, m.id, 16);
+    assert_int_equal(buf[17], 0x01);
+    assert_int_equal(buf[24], 0x08);
+    assert_memory_equal(buf + 25, m.prefix_hash, 32);
+    assert_int_equal(sitx_record_decode_v(buf, len, SITX_PROTO_V2, &rec, why, sizeof(why)), 0);
+    assert_string_equal(why, "");
+    assert_int_equal(rec.type, SITX_REC_ACCEPT);
+    assert_memory_equal(rec.u.accept.id, m.id, 16);
+    assert_true(rec.u.accept.offset == m.offset);
+    assert_memory_equal(rec.u.accept.prefix_hash, m.prefix_hash, 32);
+    assert_int_equal(sitx_record_encode_v(&rec, SITX_PROTO_V2, buf2, sizeof(buf2), &v1_len), 0);
+    assert_int_equal(v1_len, 57);
+    assert_memory_equal(buf2, buf, 57);
+    for (size_t cap = 0; cap < 57; cap++) {
+        size_t out_len = 12345;
+
+        assert_int_equal(sitx_record_encode_v(&rec, SITX_PROTO_V2, buf2, cap, &out_len),
+                         SITX_E_BUFFER);
+        assert_int_equal(out_len, 12345);
+    }
+
+    /* Every shorter prefix is truncated; a longer one has trailing bytes. */
+    for (size_t n = 1; n < 57; n++) {
+        assert_int_equal(sitx_record_decode_v(buf, n, SITX_PROTO_V2, &rec, NULL, 0),
+                         SITX_E_TRUNCATED);
+    }
+    expect_bad_v2(buf, 40, SITX_E_TRUNCATED,
+                  "ACCEPT: record ends inside prefix_hash (needs 32 bytes, 15 left)");
+    buf[57] = 0;
+    expect_bad_v2(buf, 58, SITX_E_TRAILING, "ACCEPT: 1 byte after the last field");
+    /* A version 1 ACCEPT on a version 2 connection is short of its hash,
+     * and a version 2 one on a version 1 connection has 32 bytes too many. */
+    memset(&m.prefix_hash, 0, sizeof(m.prefix_hash));
+    m.offset = 0;
+    assert_int_equal(sitx_accept_encode(&m, v1, sizeof(v1), &v1_len), 0);
+    assert_int_equal(v1_len, 25);
+    expect_bad_v2(v1, v1_len, SITX_E_TRUNCATED,
+                  "ACCEPT: record ends inside prefix_hash (needs 32 bytes, 0 left)");
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V2, buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, 57);
+    assert_memory_equal(buf, v1, 25);
+    assert_true(all_bytes(buf + 25, 32, 0));
+    expect_bad(buf, len, SITX_E_TRAILING, "ACCEPT: 32 bytes after the last field");
+    assert_int_equal(sitx_record_decode_v(buf, len, SITX_PROTO_V2, &rec, why, sizeof(why)), 0);
+    assert_true(rec.u.accept.offset == 0);
+
+    /* Offset 0 proves nothing: its hash must be zero. Over 2^63 is no offset. */
+    buf[40] = 1;
+    expect_bad_v2(buf, len, SITX_E_MALFORMED, "ACCEPT: offset 0 with a non-zero prefix_hash");
+    m.prefix_hash[3] = 1;
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V2, buf, sizeof(buf), &len),
+                     SITX_E_MALFORMED);
+    m.offset = (UINT64_C(1) << 63) + 1;
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V2, buf, sizeof(buf), &len),
+                     SITX_E_MALFORMED);
+    m.offset = UINT64_C(1) << 63;
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V2, buf, sizeof(buf), &len), 0);
+    buf[17] = 0x80;
+    buf[24] = 0x01;
+    expect_bad_v2(buf, len, SITX_E_MALFORMED, "ACCEPT: offset 9223372036854775809 is over 2^63");
+    /* A non-zero offset stays refused in version 1, by both sides. */
+    m.offset = 5;
+    assert_int_equal(sitx_accept_encode_v(&m, SITX_PROTO_V1, buf, sizeof(buf), &len),
+                     SITX_E_MALFORMED);
+}
+
 static void test_data(void **state)
 {
     static uint8_t payload[SITX_DATA_MAX + 1];
@@ -513,18 +618,6 @@ static void test_close(void **state)
     assert_int_equal(sitx_close_encode(&m, buf, sizeof(buf), &len), SITX_E_MALFORMED);
 }
 
-/* Decodes in as a version 2 record, expecting err and exactly the reason. */
-static void expect_bad_v2(const uint8_t *in, size_t len, int err, const char *reason)
-{
-    struct sitx_record rec;
-    int rc = sitx_record_decode_v(in, len, SITX_PROTO_V2, &rec, why, sizeof(why));
-
-    if (rc != err) {
-        fail_msg("v2 decode gave %d (%s, \"%s\"), expected %d", rc, sitx_strerror(rc), why, err);
-    }
-    assert_string_equal(why, reason);
-}
-
 /* CANCEL (version 2): its bytes, both reasons, and every way to get it wrong. */
 static void test_cancel(void **state)
 {
@@ -738,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_offer_limits),
         cmocka_unit_test(test_offer_malformed),
         cmocka_unit_test(test_accept),
+        cmocka_unit_test(test_accept_v2),
         cmocka_unit_test(test_data),
         cmocka_unit_test(test_end),
         cmocka_unit_test(test_result),
