@@ -13,7 +13,7 @@
 struct sitx_tmpfile {
     int dirfd;     /* the inbox, borrowed */
     int fd;        /* -1 when closed */
-    char name[64]; /* temporary name inside the inbox */
+    char name[80]; /* temporary name inside its directory (a partial's is 64 hex) */
     uint64_t written;
 };
 
