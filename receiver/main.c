@@ -62,6 +62,7 @@ enum opt_id {
     OPT_PENALTY_SOURCES,
     OPT_LOG_INTERVAL,
     OPT_IDLE_TIMEOUT,
+    OPT_PARTIAL_TTL,
     OPT_ON_RECEIVE,
     OPT_ON_RECEIVE_TIMEOUT,
     OPT_LOG_FORMAT,
@@ -105,6 +106,7 @@ static const struct option long_options[] = {
     {"penalty-sources", required_argument, NULL, OPT_PENALTY_SOURCES},
     {"log-interval", required_argument, NULL, OPT_LOG_INTERVAL},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"partial-ttl", required_argument, NULL, OPT_PARTIAL_TTL},
     {"on-receive", required_argument, NULL, OPT_ON_RECEIVE},
     {"on-receive-timeout", required_argument, NULL, OPT_ON_RECEIVE_TIMEOUT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
@@ -203,6 +205,9 @@ static void usage(FILE *out)
             "\n"
             "  --idle-timeout SECONDS          silence before a connection is closed (default "
             "30)\n"
+            "  --partial-ttl DURATION          keep the bytes of an image whose connection broke\n"
+            "                                  this long (in DIR/.sitx-partial), so that the\n"
+            "                                  next attempt resumes; 0 keeps none (default 24h)\n"
             "  --on-receive CMD                run CMD after each stored image (split on spaces,\n"
             "                                  no shell; SITX_FILE, SITX_NAME, SITX_SIZE,\n"
             "                                  SITX_SENDER, SITX_PEER, SITX_HASH in its "
@@ -462,6 +467,9 @@ static void take_option(struct cli *cli, int id, const char *arg)
         break;
     case OPT_IDLE_TIMEOUT:
         cfg->idle_timeout_ms = parse_seconds("--idle-timeout", arg);
+        break;
+    case OPT_PARTIAL_TTL:
+        cfg->partial_ttl_ms = parse_seconds0("--partial-ttl", arg);
         break;
     case OPT_ON_RECEIVE:
         if (strspn(arg, " \t\n") == strlen(arg)) {

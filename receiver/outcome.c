@@ -12,6 +12,7 @@
 #include "budget.h"
 #include "conn.h"
 #include "log.h"
+#include "partial.h"
 #include "record.h"
 #include "server.h"
 #include "web.h"
@@ -110,6 +111,10 @@ static void uncount(struct transfer *t)
 void xfer_drop_resources(struct transfer *t)
 {
     budget_shrink(t->conn->srv, t, 0);
+    if (t->tmp_open && t->partial && t->keep_partial) {
+        partial_keep(&t->tmp);
+        t->tmp_open = 0;
+    }
     if (t->tmp_open) {
         sitx_tmpfile_discard(&t->tmp);
         t->tmp_open = 0;
@@ -154,10 +159,33 @@ void xfer_release(struct transfer *t)
     conn_transfer_gone(c);
 }
 
+/* Whether an outcome leaves the image to a later attempt, which may then
+ * resume from the partial: the receiver timed out, stopped or had no room
+ * or memory now. A stored or refused image ends here, and so does its
+ * partial. CANCELLED says nothing by itself: its reason decides (the
+ * caller sets keep_partial). */
+static void decide_partial(struct transfer *t, uint8_t status)
+{
+    switch (status) {
+    case SITX_ST_TIMEOUT:
+    case SITX_ST_SHUTTING_DOWN:
+    case SITX_ST_RATE_LIMITED:
+    case SITX_ST_DISK_FULL:
+        t->keep_partial = 1;
+        break;
+    case SITX_ST_CANCELLED:
+        break;
+    default:
+        t->keep_partial = 0;
+        break;
+    }
+}
+
 /* Answers now, logs, and forgets the transfer. */
 void xfer_finish(struct transfer *t, uint8_t status, const char *msg, const char *name)
 {
     if (!t->result_sent) {
+        decide_partial(t, status);
         log_outcome(t, status, msg, name);
         send_result(t, status, msg, name);
     }
@@ -173,9 +201,11 @@ void xfer_cancel(struct transfer *t, uint8_t status, const char *msg)
 
     /* A validation still running stops at its next row or scan step. */
     atomic_store(&t->cancel, 1);
+    decide_partial(t, status);
 
     switch (t->state) {
     case XF_CHECKING:
+    case XF_RESUMING:
     case XF_ENDING:
         xfer_finish(t, status, msg, NULL);
         break;
@@ -279,8 +309,11 @@ void transfer_conn_closing(struct sitx_conn *c)
 
         switch (t->state) {
         case XF_CHECKING:
+        case XF_RESUMING:
         case XF_RECEIVING:
-            /* The sender is gone before all bytes came: nothing to store. */
+            /* The sender is gone before all bytes came: nothing to store,
+             * but what came stays as a partial (version 2) for a resume. */
+            t->keep_partial = 1;
             log_aborted(t, "connection closed before END");
             t->result_sent = 1;
             t->state = XF_DONE;

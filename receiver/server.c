@@ -23,6 +23,7 @@
 #include "listenaddr.h"
 #include "log.h"
 #include "pairing.h"
+#include "partial.h"
 #include "passphrase.h"
 #include "safefile.h"
 #include "sdnotify.h"
@@ -50,6 +51,52 @@ void recv_config_default(struct recv_config *cfg)
     cfg->hook_timeout_ms = 30 * 1000;
     cfg->validation_memory = 64u << 20;
     cfg->validation_cpu_ms = 30 * 1000;
+    cfg->partial_ttl_ms = 24 * 3600 * 1000;
+}
+
+static void sweep_partials(struct sitx_server *s, int fd)
+{
+    int n = partial_sweep(fd, s->cfg->partial_ttl_ms, partial_now_ms());
+
+    if (n > 0) {
+        sitx_log(SITX_LOG_INFO, "partials-expired", "count=%d", n);
+    } else if (n < 0) {
+        sitx_log(SITX_LOG_WARNING, "partials-sweep-failed", "error=%s", sitx_strerror(n));
+    }
+}
+
+/* The partial store: swept of what expired while we were down. With
+ * --partial-ttl 0 none is kept, and any left from before go. */
+static int open_partials(struct sitx_server *s, const char *qdir)
+{
+    int fd;
+
+    if (s->cfg->partial_ttl_ms == 0) {
+        fd = openat(s->inbox_fd, PARTIAL_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            sweep_partials(s, fd);
+            close(fd);
+        }
+        return 0;
+    }
+    fd = partial_dir_open(s->inbox_fd);
+    if (fd < 0) {
+        sitx_log(SITX_LOG_ERR, "inbox-error", "path=%s file=%s error=%s", qdir, PARTIAL_DIR,
+                 sitx_strerror(fd));
+        return fd;
+    }
+    s->partial_fd = fd;
+    sweep_partials(s, fd);
+    return 0;
+}
+
+static void on_partial_sweep(uv_timer_t *timer)
+{
+    struct sitx_server *s = timer->data;
+
+    if (s->partial_fd >= 0) {
+        sweep_partials(s, s->partial_fd);
+    }
 }
 
 static int open_inbox(struct sitx_server *s)
@@ -74,6 +121,10 @@ static int open_inbox(struct sitx_server *s)
     swept = sitx_tmpfile_sweep(s->inbox_fd);
     if (swept > 0) {
         sitx_log(SITX_LOG_NOTICE, "swept", "path=%s temporaries=%d", qdir, swept);
+    }
+    rc = open_partials(s, qdir);
+    if (rc != 0) {
+        return rc;
     }
     rc = index_open(s->inbox_fd, &s->index);
     if (rc != 0) {
@@ -149,6 +200,7 @@ int server_init(struct sitx_server *s, uv_loop_t *loop, const struct recv_config
     s->loop = loop;
     s->cfg = cfg;
     s->inbox_fd = -1;
+    s->partial_fd = -1;
     rc = open_inbox(s);
     if (rc != 0) {
         return rc;
@@ -241,6 +293,7 @@ static void maybe_finish(struct sitx_server *s)
     close_server_handle(s, (uv_handle_t *)&s->wake);
     close_server_handle(s, (uv_handle_t *)&s->adm_tick);
     close_server_handle(s, (uv_handle_t *)&s->summary);
+    close_server_handle(s, (uv_handle_t *)&s->partial_sweep);
     if (s->started) {
         on_summary(&s->summary); /* what the last interval saw */
         /* grace-expired says whether transfers were cut off by the stop
@@ -362,7 +415,8 @@ static void init_server_handles(struct sitx_server *s)
     uv_timer_init(s->loop, &s->wake);
     uv_timer_init(s->loop, &s->adm_tick);
     uv_timer_init(s->loop, &s->summary);
-    s->handles_open = 9;
+    uv_timer_init(s->loop, &s->partial_sweep);
+    s->handles_open = 10;
     s->listener.data = s;
     s->sig_int.data = s;
     s->sig_term.data = s;
@@ -372,6 +426,7 @@ static void init_server_handles(struct sitx_server *s)
     s->wake.data = s;
     s->adm_tick.data = s;
     s->summary.data = s;
+    s->partial_sweep.data = s;
 }
 
 int server_start(struct sitx_server *s)
@@ -409,6 +464,14 @@ int server_start(struct sitx_server *s)
     uv_signal_start(&s->sig_term, on_signal, SIGTERM);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     uv_timer_start(&s->summary, on_summary, s->cfg->log_interval_ms, s->cfg->log_interval_ms);
+    if (s->partial_fd >= 0) {
+        /* Often enough that a partial outlives its time by a fraction of
+         * it; an offer checks the age itself, so this only frees space. */
+        uint64_t every = s->cfg->partial_ttl_ms / 4;
+
+        every = every < 1000 ? 1000 : every > 600000 ? 600000 : every;
+        uv_timer_start(&s->partial_sweep, on_partial_sweep, every, every);
+    }
     wd_ms = sitx_sd_watchdog_ms();
     if (wd_ms > 0) {
         uv_timer_start(&s->watchdog, on_watchdog, wd_ms / 2 > 0 ? wd_ms / 2 : 1,
@@ -533,6 +596,10 @@ void server_clear(struct sitx_server *s)
     sitx_keypair_clear(&s->key);
     sitx_secret_free(s->psk, SITX_PSK_BYTES);
     s->psk = NULL;
+    if (s->partial_fd >= 0) {
+        close(s->partial_fd);
+        s->partial_fd = -1;
+    }
     if (s->inbox_fd >= 0) {
         close(s->inbox_fd);
         s->inbox_fd = -1;

@@ -56,6 +56,7 @@ struct recv_config {
     size_t n_proxy_trusted;
     uint64_t validation_memory; /* bytes all validations may reserve together */
     uint64_t validation_cpu_ms; /* validation CPU per sender key per minute */
+    uint64_t partial_ttl_ms;    /* how long a broken transfer's bytes are kept; 0 keeps none */
 };
 
 /* Fills cfg with the documented defaults. */
@@ -74,12 +75,14 @@ struct sitx_server {
     uv_timer_t wake;  /* settles offers that waited for a twin transfer */
     uv_timer_t adm_tick; /* handshake timeouts, while anyone is unauthenticated */
     uv_timer_t summary;  /* the pre-authentication summary lines */
+    uv_timer_t partial_sweep; /* deletes expired partials */
     int handles_open; /* server handles not yet closed */
     int listening;
     int started; /* server_start() succeeded */
 
     int inbox_fd;
     char inbox_path[PATH_MAX]; /* absolute */
+    int partial_fd;            /* INBOX/.sitx-partial, or -1 when no partials are kept */
 
     uint8_t modes; /* OR of enum sitx_auth_mode */
     uint8_t greeting[SITX_GREETING_LEN];

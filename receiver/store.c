@@ -23,6 +23,7 @@
 #include "greeting.h"
 #include "index.h"
 #include "name.h"
+#include "partial.h"
 #include "safefile.h"
 #include "server.h"
 #include "transfer.h"
@@ -36,6 +37,7 @@ enum job_kind {
     JOB_WRITE,
     JOB_VERIFY,
     JOB_FINAL,
+    JOB_PREFIX,
 };
 
 struct store_job {
@@ -138,6 +140,42 @@ static void write_chunk(struct store_job *j)
         }
     }
     j->rc = sitx_tmpfile_write(&t->tmp, j->buf, j->len);
+}
+
+/* Worker: the next chunk of a partial being resumed, read into t->fill
+ * (free until ACCEPT) and fed to the hash and the validator, as DATA
+ * would have been. After the last one, the hash so far is the prefix hash
+ * that ACCEPT carries. */
+static void prefix_chunk(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    uint64_t left = t->resume_off - t->resume_pos;
+    size_t want = left < t->chunk_cap ? (size_t)left : t->chunk_cap;
+    int64_t n = partial_read(&t->tmp, t->resume_pos, t->fill, want);
+    int rc;
+
+    if (n <= 0) {
+        j->rc = n < 0 ? (int)n : -EIO; /* shorter than at OFFER */
+        return;
+    }
+    sitx_content_hash_update(&t->hash, t->fill, (size_t)n);
+    t->resume_pos += (uint64_t)n;
+    if (t->val != NULL) {
+        uint64_t t0 = now_ns();
+
+        rc = sitx_image_validator_feed(t->val, t->fill, (size_t)n);
+        t->validate_ns += now_ns() - t0;
+        if (rc != 0) {
+            set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+            return;
+        }
+    }
+    if (t->resume_pos == t->resume_off) {
+        struct sitx_content_hash copy = t->hash;
+
+        sitx_content_hash_final(&copy, t->prefix_hash);
+        sodium_memzero(&copy, sizeof(copy));
+    }
 }
 
 /* Splits want into stem and extension and tries "stem.ext", "stem-1.ext", ...
@@ -385,6 +423,9 @@ static void on_work(uv_work_t *req)
     case JOB_VERIFY:
         verify_work(j);
         break;
+    case JOB_PREFIX:
+        prefix_chunk(j);
+        break;
     case JOB_FINAL:
         final_work(j);
         free(j->buf);
@@ -413,6 +454,9 @@ static void on_work_done(uv_work_t *req, int status)
         break;
     case JOB_VERIFY:
         transfer_verify_done(t, j->found);
+        break;
+    case JOB_PREFIX:
+        transfer_prefix_done(t, j->rc, j->status);
         break;
     case JOB_FINAL:
         transfer_final_done(t, j->status, j->msg, j->name);
@@ -488,6 +532,11 @@ int store_write(struct transfer *t, uint8_t *buf, size_t len)
 int store_verify(struct transfer *t, const char *name)
 {
     return submit(t, JOB_VERIFY, NULL, 0, name);
+}
+
+int store_prefix(struct transfer *t)
+{
+    return submit(t, JOB_PREFIX, NULL, 0, NULL);
 }
 
 int store_final(struct transfer *t, uint8_t *buf, size_t len)

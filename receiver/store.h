@@ -25,6 +25,10 @@ int store_write(struct transfer *t, uint8_t *buf, size_t len);
  * hash. Returns 0 or a negative error. */
 int store_verify(struct transfer *t, const char *name);
 
+/* Re-reads the next chunk of a partial being resumed (t->resume_pos on)
+ * into the hash and the validator. Returns 0 or a negative error. */
+int store_prefix(struct transfer *t);
+
 /* The last bytes (buf may be NULL), then the hash check against END and the
  * offer, the end of validation under the pixel limit, fsync, the index line
  * and the link into place. Takes buf. Returns 0 or a negative error. */

@@ -18,6 +18,7 @@
 #include "index.h"
 #include "log.h"
 #include "name.h"
+#include "partial.h"
 #include "record.h"
 #include "server.h"
 #include "store.h"
@@ -33,7 +34,7 @@ static uint64_t pending_bytes(const struct sitx_server *srv)
 
     for (const struct sitx_conn *c = srv->conns; c != NULL; c = c->next) {
         for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
-            if (t->state == XF_RECEIVING || t->state == XF_ENDING) {
+            if (t->state == XF_RESUMING || t->state == XF_RECEIVING || t->state == XF_ENDING) {
                 sum += t->size - t->received;
             }
         }
@@ -41,18 +42,113 @@ static uint64_t pending_bytes(const struct sitx_server *srv)
     return sum;
 }
 
-/* Free space, temporary file, validator, first chunk, then ACCEPT; the
- * memory floor is reserved. */
+/* ACCEPT at offset (with its prefix hash in version 2); DATA may come. */
+static void send_accept(struct transfer *t, uint64_t offset)
+{
+    struct sitx_conn *c = t->conn;
+    struct sitx_accept acc;
+    uint8_t rec[64];
+    size_t len = 0;
+
+    memset(&acc, 0, sizeof(acc));
+    memcpy(acc.id, t->id, sizeof(acc.id));
+    acc.offset = offset;
+    if (offset > 0) {
+        memcpy(acc.prefix_hash, t->prefix_hash, sizeof(acc.prefix_hash));
+    }
+    if (sitx_accept_encode_v(&acc, c->version, rec, sizeof(rec), &len) != 0 ||
+        conn_send_record(c, rec, len) != 0) {
+        xfer_finish(t, SITX_ST_INTERNAL, "cannot send ACCEPT", NULL);
+        return;
+    }
+    t->received = offset;
+    t->state = XF_RECEIVING;
+}
+
+/* Version 2: the partial of this image, held (locked) for this transfer,
+ * or 0 when there is none to use (another transfer holds it, or it cannot
+ * be opened: then the image goes the old way, to a temporary file). */
+static int open_partial(struct transfer *t)
+{
+    struct sitx_conn *c = t->conn;
+    struct sitx_server *srv = c->srv;
+    char name[PARTIAL_NAME_LEN + 1];
+    int rc;
+
+    if (c->version < SITX_PROTO_V2 || srv->partial_fd < 0) {
+        return 0;
+    }
+    partial_name(c->mode, c->sender_id, t->format, t->size, t->offer_hash, name);
+    rc = partial_open(srv->partial_fd, name, t->size, srv->cfg->partial_ttl_ms,
+                      partial_now_ms(), &t->tmp);
+    if (rc != 0) {
+        sitx_log(SITX_LOG_DEBUG, "partial-unavailable", "peer=%s error=%s", c->peer,
+                 sitx_strerror(rc));
+        return 0;
+    }
+    t->partial = 1;
+    t->tmp_open = 1;
+    return 1;
+}
+
+/* A fresh validator for t, under the memory it holds. */
+static int new_validator(struct transfer *t)
+{
+    struct sitx_server *srv = t->conn->srv;
+
+    sitx_image_validator_free(t->val);
+    t->val = NULL;
+    if (sitx_image_validator_new(&t->val, &srv->limits) != 0) {
+        return -1;
+    }
+    sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
+    sitx_image_validator_set_cancel(t->val, &t->cancel);
+    return 0;
+}
+
+/* The next chunk of the partial, or ACCEPT once all of it is re-read. */
+static void resume_next(struct transfer *t)
+{
+    if (t->resume_pos < t->resume_off) {
+        if (store_prefix(t) != 0) {
+            xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the re-reading of a partial", NULL);
+        }
+        return;
+    }
+    sitx_log(SITX_LOG_INFO, "resume", "peer=%s key=%s offset=%" PRIu64 " bytes=%" PRIu64,
+             t->conn->peer, t->conn->keyfp, t->resume_off, t->size);
+    send_accept(t, t->resume_off);
+}
+
+/* The partial did not check out (unreadable, or not the start of a valid
+ * image): start over from 0 in the same file. */
+static void resume_restart(struct transfer *t, const char *why)
+{
+    int rc = partial_restart(&t->tmp);
+
+    sitx_log(SITX_LOG_NOTICE, "resume-restart", "peer=%s key=%s offset=%" PRIu64 " reason=%s",
+             t->conn->peer, t->conn->keyfp, t->resume_off, why);
+    if (rc != 0 || new_validator(t) != 0) {
+        xfer_finish(t, SITX_ST_INTERNAL, "cannot start the partial over", NULL);
+        return;
+    }
+    sitx_content_hash_init(&t->hash);
+    t->resume_off = 0;
+    t->resume_pos = 0;
+    send_accept(t, 0);
+}
+
+/* Free space, temporary file (or partial), validator, first chunk, then
+ * ACCEPT, or first the re-reading of the partial's bytes; the memory
+ * floor is reserved. */
 static void open_receive(struct transfer *t)
 {
     struct sitx_conn *c = t->conn;
     struct sitx_server *srv = c->srv;
-    struct sitx_accept acc;
-    uint8_t rec[64];
     char msg[SITX_TEXT_MAX + 1];
-    size_t len = 0;
     int64_t avail;
     uint64_t reserved;
+    uint64_t held = 0;
     uint64_t need;
     int rc;
 
@@ -62,31 +158,34 @@ static void open_receive(struct transfer *t)
         xfer_finish(t, SITX_ST_INTERNAL, msg, NULL);
         return;
     }
+    if (open_partial(t)) {
+        held = t->tmp.written; /* already on the disk, so not needed again */
+    }
     reserved = pending_bytes(srv);
-    need = t->size + srv->cfg->min_free;
-    need = need < t->size ? UINT64_MAX : need;
+    need = (t->size - held) + srv->cfg->min_free;
+    need = need < t->size - held ? UINT64_MAX : need;
     need = need + reserved < need ? UINT64_MAX : need + reserved;
     if ((uint64_t)avail < need) {
         snprintf(msg, sizeof(msg),
                  "%" PRIu64 " bytes free, %" PRIu64 " needed with the reserve of %" PRIu64,
                  (uint64_t)avail, need, srv->cfg->min_free);
+        t->keep_partial = 1; /* no room now is no reason to lose what came */
         xfer_finish(t, SITX_ST_DISK_FULL, msg, NULL);
         return;
     }
-    rc = sitx_tmpfile_open(&t->tmp, srv->inbox_fd);
-    if (rc != 0) {
-        snprintf(msg, sizeof(msg), "cannot create a temporary file: %s", sitx_strerror(rc));
-        xfer_finish(t, store_status_for_errno(rc), msg, NULL);
-        return;
+    if (!t->partial) {
+        rc = sitx_tmpfile_open(&t->tmp, srv->inbox_fd);
+        if (rc != 0) {
+            snprintf(msg, sizeof(msg), "cannot create a temporary file: %s", sitx_strerror(rc));
+            xfer_finish(t, store_status_for_errno(rc), msg, NULL);
+            return;
+        }
+        t->tmp_open = 1;
     }
-    t->tmp_open = 1;
-    rc = sitx_image_validator_new(&t->val, &srv->limits);
-    if (rc != 0) {
+    if (new_validator(t) != 0) {
         xfer_finish(t, SITX_ST_INTERNAL, "cannot start the image validator", NULL);
         return;
     }
-    sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
-    sitx_image_validator_set_cancel(t->val, &t->cancel);
     t->chunk_cap = t->size < XFER_CHUNK ? (size_t)t->size : XFER_CHUNK;
     t->fill = malloc(t->chunk_cap);
     if (t->fill == NULL) {
@@ -94,15 +193,16 @@ static void open_receive(struct transfer *t)
         return;
     }
     sitx_content_hash_init(&t->hash);
-    memset(&acc, 0, sizeof(acc));
-    memcpy(acc.id, t->id, sizeof(acc.id));
-    acc.offset = 0;
-    if (sitx_accept_encode(&acc, rec, sizeof(rec), &len) != 0 ||
-        conn_send_record(c, rec, len) != 0) {
-        xfer_finish(t, SITX_ST_INTERNAL, "cannot send ACCEPT", NULL);
+    if (held > 0) {
+        /* Counted as pending from here (size - received), like DATA to come. */
+        t->resume_off = held;
+        t->resume_pos = 0;
+        t->received = held;
+        t->state = XF_RESUMING;
+        resume_next(t);
         return;
     }
-    t->state = XF_RECEIVING;
+    send_accept(t, 0);
 }
 
 static uint64_t mib(uint64_t bytes)
@@ -192,7 +292,8 @@ static const struct transfer *find_twin(const struct sitx_server *srv, const str
         }
         for (const struct transfer *o = c->transfers; o != NULL; o = o->next) {
             if (o != t && !o->waiting_twin && !o->result_sent &&
-                (o->state == XF_RECEIVING || o->state == XF_ENDING || o->state == XF_STORING) &&
+                (o->state == XF_RESUMING || o->state == XF_RECEIVING || o->state == XF_ENDING ||
+                 o->state == XF_STORING) &&
                 sodium_memcmp(o->offer_hash, t->offer_hash, SITX_CONTENT_HASH_BYTES) == 0) {
                 return o;
             }
@@ -510,7 +611,7 @@ void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char
                  sitx_strerror(rc));
         failed_now = 1;
     }
-    if (failed_now && t->tmp_open) {
+    if (failed_now && t->tmp_open && !(t->partial && t->keep_partial)) {
         /* Give the space back now; the hash still runs so END can be checked. */
         sitx_tmpfile_discard(&t->tmp);
         t->tmp_open = 0;
@@ -543,12 +644,41 @@ void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char
         xfer_drop_resources(t);
         break;
     case XF_CHECKING:
+    case XF_RESUMING:
     case XF_STORING:
     case XF_DONE:
         break;
     }
     if (c->paused) {
         conn_resume(c);
+    }
+}
+
+void transfer_prefix_done(struct transfer *t, int rc, uint8_t vstatus)
+{
+    char why[SITX_TEXT_MAX + 1];
+
+    if (t->released) {
+        xfer_release(t);
+        return;
+    }
+    if (t->state != XF_RESUMING) {
+        return; /* answered meanwhile (deadline, shutdown) */
+    }
+    if (rc != 0 || vstatus != 0) {
+        snprintf(why, sizeof(why), "%s",
+                 rc != 0 ? sitx_strerror(rc) : sitx_image_validator_errstr(t->val));
+        resume_restart(t, why);
+        return;
+    }
+    switch (check_need(t)) {
+    case 0:
+        resume_next(t);
+        break;
+    case 1:
+        break; /* transfer_mem_granted goes on */
+    default:
+        break; /* refused, t is answered */
     }
 }
 
@@ -577,6 +707,11 @@ void transfer_mem_granted(struct transfer *t)
         sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
     }
     switch (t->state) {
+    case XF_RESUMING:
+        if (!t->job_busy) {
+            resume_next(t);
+        }
+        break;
     case XF_RECEIVING:
         if (!t->job_busy && t->fill_len == t->chunk_cap && t->received < t->size &&
             submit_fill(t) != 0) {

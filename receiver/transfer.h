@@ -23,6 +23,7 @@ struct sitx_server;
 
 enum xfer_state {
     XF_CHECKING,   /* OFFER seen, the dedup index hit is being verified */
+    XF_RESUMING,   /* a partial was found: its bytes are re-read before ACCEPT */
     XF_RECEIVING,  /* ACCEPT sent: DATA arrives */
     XF_ENDING,     /* END seen, a write job still runs */
     XF_STORING,    /* the final job runs: hash check, validation, commit */
@@ -77,6 +78,12 @@ struct transfer {
     size_t fill_len;
     size_t chunk_cap;
     uint8_t *spare; /* the other chunk, handed back by the last write job */
+    /* Resume (version 2, PROTOCOL.md §7.6): tmp is then the partial. */
+    int partial;          /* tmp is INBOX/.sitx-partial/<name>, kept or deleted at the end */
+    int keep_partial;     /* when tmp is dropped, keep it for the next attempt */
+    uint64_t resume_off;  /* bytes the partial held at OFFER: ACCEPT's offset */
+    uint64_t resume_pos;  /* of those, re-read into hash and validator so far */
+    uint8_t prefix_hash[SITX_CONTENT_HASH_BYTES]; /* of the resume_off bytes */
     uint64_t validate_ns; /* time spent in the validator, for /metrics */
     uint32_t width;       /* of the validated image, for the web page */
     uint32_t height;
@@ -127,6 +134,9 @@ void transfer_mem_granted(struct transfer *t);
 void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
                          uint8_t *buf);
 void transfer_verify_done(struct transfer *t, int found);
+/* A chunk of the partial was re-read: rc 0 or -errno, vstatus non-zero
+ * when the validator refused it. */
+void transfer_prefix_done(struct transfer *t, int rc, uint8_t vstatus);
 void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
                          const char *stored_name);
 

@@ -42,6 +42,9 @@ static int format_json(const struct image_report *ir, char *buf, size_t cap)
     sitx_json_u64(&j, "size", ir->size);
     sitx_json_u64(&j, "file_size", ir->file_size);
     sitx_json_u64(&j, "bytes_sent", ir->bytes_sent);
+    if (ir->resumed_from > 0) {
+        sitx_json_u64(&j, "resumed_from", ir->resumed_from);
+    }
     sitx_json_u64(&j, "attempts", ir->attempts);
     sitx_json_u64(&j, "ms", ir->ms);
     sitx_json_u64(&j, "receiver_ms", ir->receiver_ms);

@@ -17,6 +17,7 @@ struct image_report {
     uint64_t size;         /* bytes stored (0 unless stored) */
     uint64_t file_size;    /* bytes of the file read (0 when it could not be read) */
     uint64_t bytes_sent;   /* DATA payload bytes sent, all attempts together */
+    uint64_t resumed_from; /* where the last resumed attempt started, 0 for none */
     unsigned attempts;     /* OFFERs sent, or connection attempts when none got that far */
     uint64_t ms;           /* from the first OFFER to the outcome */
     uint32_t receiver_ms;  /* the receiver's own figure from RESULT */

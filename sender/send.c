@@ -66,6 +66,7 @@ void image_finish(struct send_ctx *s, struct image *im, enum send_outcome outcom
     ir.size = im->stored_size;
     ir.file_size = im->file_size;
     ir.bytes_sent = im->bytes_sent;
+    ir.resumed_from = im->resumed_from;
     ir.attempts = im->attempts;
     ir.ms = im->ms;
     ir.receiver_ms = im->receiver_ms;

@@ -15,6 +15,10 @@
 #include "record.h"
 #include "send_int.h"
 
+/* Wrong prefixes re-offered without charging an attempt; past this a
+ * CANCELLED counts like any other failure. */
+#define RESUME_REFUSED_MAX 2
+
 /* Images smaller than this say more about the send buffer than the link. */
 #define LINK_SAMPLE_MIN ((size_t)512 * 1024)
 
@@ -256,22 +260,89 @@ static struct image *inflight_find(struct conn *k, const uint8_t *id)
     return NULL;
 }
 
+/* The receiver holds a prefix that is not ours (the file changed, or its
+ * copy did): withdraw this attempt with CANCEL LOCAL, so it drops the
+ * prefix, and offer again once its RESULT says CANCELLED. */
+static int withdraw_prefix(struct conn *k, struct image *im)
+{
+    struct sitx_cancel m;
+    uint8_t rec[1 + SITX_TRANSFER_ID_BYTES + 1 + 2 + SITX_TEXT_MAX];
+    size_t len = 0;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    memcpy(m.id, im->id, sizeof(m.id));
+    m.reason = SITX_CANCEL_LOCAL;
+    snprintf(m.message, sizeof(m.message), "resume prefix differs");
+    rc = sitx_cancel_encode(&m, rec, sizeof(rec), &len);
+    if (rc == 0) {
+        rc = client_send_record(k->client, rec, len);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    im->resume_refused++;
+    im->withdrawn = 1;
+    image_set_state(k->s, im, IMG_ENDED);
+    k->cur = NULL;
+    return 0;
+}
+
+/* Version 2: where DATA starts. A resume must prove that the receiver's
+ * bytes are ours: the hash of our own payload up to the offset. Returns 1
+ * to stream from a->offset, 0 when the attempt was withdrawn, -1 after a
+ * violation. */
+static int check_resume(struct conn *k, struct image *im, const struct sitx_accept *a)
+{
+    uint8_t mine[SITX_CONTENT_HASH_BYTES];
+    int same;
+
+    if (a->offset == 0) {
+        return 1;
+    }
+    if (client_version(k->client) < SITX_PROTO_V2 || a->offset > im->len) {
+        violation(k, "ACCEPT with an offset past the image");
+        return -1;
+    }
+    sitx_content_hash(mine, im->payload, (size_t)a->offset);
+    same = sodium_memcmp(mine, a->prefix_hash, sizeof(mine)) == 0;
+    sodium_memzero(mine, sizeof(mine));
+    if (same) {
+        return 1;
+    }
+    sitx_log(SITX_LOG_DEBUG, "resume prefix differs", "file=%s offset=%" PRIu64, im->name,
+             a->offset);
+    if (withdraw_prefix(k, im) != 0) {
+        return -1; /* the connection failed under us; on_fail has run */
+    }
+    return 0;
+}
+
 static void on_accept(struct conn *k, const struct sitx_accept *a)
 {
     struct send_ctx *s = k->s;
     struct image *im = k->cur;
+    int rc;
 
     if (im == NULL || im->state != IMG_OFFERED ||
         memcmp(im->id, a->id, SITX_TRANSFER_ID_BYTES) != 0) {
         violation(k, "ACCEPT for no pending offer");
         return;
     }
-    if (a->offset != 0) {
-        violation(k, "ACCEPT with a non-zero offset");
+    rc = check_resume(k, im, a);
+    if (rc <= 0) {
+        if (rc == 0) {
+            run_step(s);
+        }
         return;
     }
     image_set_state(s, im, IMG_STREAMING);
-    im->queued = 0;
+    im->queued = a->offset;
+    im->resumed_from = a->offset;
+    if (a->offset > 0) {
+        sitx_log(SITX_LOG_DEBUG, "resume", "file=%s offset=%" PRIu64 " bytes=%zu", im->name,
+                 a->offset, im->len);
+    }
     im->stream_start_ns = uv_hrtime();
     if (s->bar == NULL) {
         s->bar = im;
@@ -299,6 +370,16 @@ static void on_result(struct conn *k, const struct sitx_result *res)
         return;
     }
     conn_inflight_remove(k, im);
+    if (im->withdrawn) {
+        im->withdrawn = 0;
+        if (res->status == SITX_ST_CANCELLED && im->resume_refused <= RESUME_REFUSED_MAX) {
+            /* Our own withdrawal of a wrong prefix, not a failure: the
+             * receiver dropped its copy and takes the image from 0. */
+            image_requeue(s, im);
+            run_step(s);
+            return;
+        }
+    }
     image_apply_result(s, im, res);
     run_step(s);
 }
@@ -343,7 +424,7 @@ static void measure_link(struct conn *k)
     if (ns == 0) {
         return;
     }
-    k->s->link_bps = (uint64_t)((double)im->len * 1e9 / (double)ns);
+    k->s->link_bps = (uint64_t)((double)(im->len - im->resumed_from) * 1e9 / (double)ns);
     sitx_log(SITX_LOG_DEBUG, "link", "bytes_per_sec=%" PRIu64, k->s->link_bps);
 }
 

@@ -65,6 +65,9 @@ struct image {
     uint64_t stream_start_ns; /* when ACCEPT came, for the link speed */
     uint64_t queued;          /* DATA bytes queued in this attempt */
     uint64_t bytes_sent;      /* DATA bytes queued, all attempts */
+    uint64_t resumed_from;    /* offset of the last ACCEPT that resumed, 0 for none */
+    unsigned resume_refused;  /* ACCEPTs whose prefix hash was not ours */
+    int withdrawn;            /* CANCEL LOCAL sent for a bad prefix: re-offer on its RESULT */
     int early;                /* its RESULT came while DATA still went out */
     int validating;           /* a validate job reads payload: do not free it */
     int valid;                /* 1 validated, 0 not yet, -1 invalid (why in error) */
