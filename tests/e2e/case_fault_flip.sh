@@ -31,12 +31,12 @@ assert_same_pixels "$src/flip.png" "$STORED"
 stop_proxy
 
 # A bit flipped in the receiver's RESULT (password mode: 32-byte greeting,
-# 50-byte handshake reply and 43-byte ACCEPT frame come first, so byte 130
-# is inside the RESULT). The image is already stored but the sender cannot
+# 50-byte handshake reply and 75-byte version 2 ACCEPT frame come first, so
+# byte 162 is inside the RESULT). The image is already stored but the sender cannot
 # trust the answer: it retries, is told ALREADY_STORED, and there is still
 # exactly one copy.
 gen_jpeg "$src/flip-result.jpg" 300 200 85 75
-start_proxy "$RECV_PORT" --mode flip --after 130 --direction down
+start_proxy "$RECV_PORT" --mode flip --after 162 --direction down
 send --password-file "$PW" --retries 3 --json "127.0.0.1:$PROXY_PORT" "$src/flip-result.jpg"
 assert_rc 0 "flipped bit in the RESULT, then a retry"
 assert_grep 'fault conn=1 mode=flip direction=down' "$PROXY_LOG" "the proxy flipped a bit"

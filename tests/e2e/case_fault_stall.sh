@@ -27,11 +27,11 @@ assert_same_bytes "$src/stall.png" "$STORED"
 
 stop_proxy
 
-# The link goes silent just as the receiver answers (byte 130 down is inside
+# The link goes silent just as the receiver answers (byte 162 down is inside
 # the RESULT, see case_fault_flip.sh): the image is stored, the sender hears
 # nothing, times out, resends and is told ALREADY_STORED. Still one copy.
 gen_jpeg "$src/silent-receipt.jpg" 300 200 85 77
-start_proxy "$RECV_PORT" --mode stall --after 130 --direction down
+start_proxy "$RECV_PORT" --mode stall --after 162 --direction down
 send --password-file "$PW" --retries 3 --timeout 3 --json "127.0.0.1:$PROXY_PORT" \
     "$src/silent-receipt.jpg"
 assert_rc 0 "receipt never arrives, then a retry"

@@ -37,11 +37,11 @@ assert_same_pixels "$src/cut-down.jpg" "$STORED"
 
 stop_proxy
 
-# The connection is cut inside the receiver's RESULT (byte 130 down, see
+# The connection is cut inside the receiver's RESULT (byte 162 down, see
 # case_fault_flip.sh): the image is stored but the receipt is lost. The
 # resend is answered ALREADY_STORED and no second copy appears.
 gen_jpeg "$src/lost-receipt.jpg" 300 200 85 76
-start_proxy "$RECV_PORT" --mode truncate --after 130 --direction down
+start_proxy "$RECV_PORT" --mode truncate --after 162 --direction down
 send --password-file "$PW" --retries 3 --json "127.0.0.1:$PROXY_PORT" "$src/lost-receipt.jpg"
 assert_rc 0 "receipt lost, then a retry"
 assert_grep 'fault conn=1 mode=truncate direction=down' "$PROXY_LOG" "the proxy cut the receipt"

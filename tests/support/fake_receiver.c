@@ -25,6 +25,7 @@ struct wire {
     int fd;
     struct sitx_cipher *tx;
     struct sitx_cipher *rx;
+    unsigned version; /* the HELLO's: which ACCEPT layout the sender reads */
     uint8_t buf[SITX_FRAME_HDR + SITX_FRAME_MAX + 64];
 };
 
@@ -151,6 +152,7 @@ static int handshake(struct fake *f, struct wire *w)
         read_full(w->fd, hello, sizeof(hello)) != 0 || sitx_hello_decode(hello, &h) != 0) {
         return -1;
     }
+    w->version = h.version;
     if (h.version >= SITX_PROTO_V2) {
         pthread_mutex_lock(&f->mu);
         f->hello_v2++;
@@ -243,7 +245,7 @@ static void serve(struct fake *f, int fd)
         struct sitx_record rec;
 
         if (sitx_transport_open(w->rx, w->buf, len, w->buf, len, &rec_len) != 0 ||
-            sitx_record_decode(w->buf, rec_len, &rec, NULL, 0) != 0) {
+            sitx_record_decode_v(w->buf, rec_len, w->version, &rec, NULL, 0) != 0) {
             break;
         }
         pthread_mutex_lock(&f->mu);
@@ -261,12 +263,12 @@ static void serve(struct fake *f, int fd)
                 send_result(w, &offer, SITX_ST_ALREADY_STORED, offer.hash, "");
             } else {
                 struct sitx_accept a;
-                uint8_t arec[32];
+                uint8_t arec[64];
                 size_t alen = 0;
 
+                memset(&a, 0, sizeof(a));
                 memcpy(a.id, offer.id, sizeof(a.id));
-                a.offset = 0;
-                sitx_accept_encode(&a, arec, sizeof(arec), &alen);
+                sitx_accept_encode_v(&a, w->version, arec, sizeof(arec), &alen);
                 send_record(w, arec, alen);
             }
             continue;
