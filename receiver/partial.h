@@ -1,5 +1,5 @@
 /* The partial store: the bytes of an image whose connection broke, kept so
- * that the next attempt resumes instead of starting over (PROTOCOL.md §7.6).
+ * that the next attempt resumes instead of starting over (PROTOCOL.md §7 rule 7).
  * Each partial is one file INBOX/.sitx-partial/<64 hex> (directory 0700,
  * file 0600, the inbox's filesystem, so the final link is a link), named
  * by a hash of who sent it and what it is: a changed file has a new content

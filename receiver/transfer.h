@@ -78,7 +78,7 @@ struct transfer {
     size_t fill_len;
     size_t chunk_cap;
     uint8_t *spare; /* the other chunk, handed back by the last write job */
-    /* Resume (version 2, PROTOCOL.md §7.6): tmp is then the partial. */
+    /* Resume (version 2, PROTOCOL.md §7 rule 7): tmp is then the partial. */
     int partial;          /* tmp is INBOX/.sitx-partial/<name>, kept or deleted at the end */
     int keep_partial;     /* when tmp is dropped, keep it for the next attempt */
     uint64_t resume_off;  /* bytes the partial held at OFFER: ACCEPT's offset */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resume after a cut (PROTOCOL.md §7.6): a 40 MiB image is cut at about
+# Resume after a cut (PROTOCOL.md §7 rule 7): a 40 MiB image is cut at about
 # half; the receiver keeps what came in INBOX/.sitx-partial (0600, not in
 # the inbox listing), the retry resumes from there, so only about half goes
 # over the wire a second time, and the stored image is the sender's bytes.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Resume after SIGKILL of the receiver (PROTOCOL.md §7.6): the bytes it had
+# Resume after SIGKILL of the receiver (PROTOCOL.md §7 rule 7): the bytes it had
 # written stay in INBOX/.sitx-partial as they were; restarted, it resumes
 # from them, so the next run of the sender sends about half of a 40 MiB
 # image, and the stored image is the sender's bytes.

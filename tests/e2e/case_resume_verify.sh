@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A partial is never trusted (PROTOCOL.md §7.6): a file changed on the
+# A partial is never trusted (PROTOCOL.md §7 rule 7): a file changed on the
 # sender's disk starts from 0 and is stored as it is now; a partial that
 # expired (--partial-ttl) is gone; one whose header was tampered with on
 # the receiver's disk is refused by the validator and the image starts

@@ -1,4 +1,4 @@
-# Helpers for the resume cases (PROTOCOL.md §7.6), sourced after lib.sh.
+# Helpers for the resume cases (PROTOCOL.md §7 rule 7), sourced after lib.sh.
 
 # gen_big_png OUT MIB SEED: a valid PNG of about MIB MiB of RGB noise,
 # stored (deflate level 0) so that it is made in a moment and its size is
