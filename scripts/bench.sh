@@ -12,7 +12,9 @@
 #      and each --compress mode end to end
 #   5. an authorised sender's latency (the one image) with and without a
 #      flood of 2000+ unauthenticated connections from 39 loopback addresses
-#   6. the batch over a veth pair between two network namespaces shaped with
+#   6. resume: a 40 MB image cut at 50 % by the fault proxy, then sent again
+#      (resumed from the receiver's partial) vs the same image sent whole
+#   7. the batch over a veth pair between two network namespaces shaped with
 #      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
 # The images are real photos and wallpapers from a Debian package (see
@@ -29,7 +31,7 @@ for a in "$@"; do
     --quick) quick=1 ;;
     --no-netns) netns=0 ;;
     --generated) generated=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -270,6 +272,68 @@ echo "flood: without ${t_calm} ms, with ${t_flood} ms ($(ratio "$t_flood" "$t_ca
     "receiver VmHWM $(( $(peak_kib "$recv_pid") / 1024 )) MB"
 stop_receiver
 kill "$sshd_pid" 2>/dev/null || true
+
+echo
+echo "== resume 40 MB at 50 %: a cut transfer sent again vs a full resend (loopback, median of $runs)"
+faultproxy=$top/build/release/tests/sitx-faultproxy
+mkdir -p "$work/resume"
+big=$work/resume/big.png
+# A stored (deflate level 0) PNG of noise: made in a moment, 40 MB as it says.
+python3 - "$big" <<'PY'
+import random, struct, sys, zlib
+w = 2048
+h = 40 * (1 << 20) // (3 * w + 1)
+noise = random.Random(5).randbytes(3 * w * 64)
+raw = b"".join(b"\0" + noise[(y % 64) * 3 * w:((y % 64) + 1) * 3 * w] for y in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b""))
+PY
+big_bytes=$(stat -c %s "$big")
+start_receiver "" 127.0.0.1
+# send_json ADDR: prints the run's status, bytes_sent and resumed_from
+send_json() {
+    "$send" --key "$work/keys/send.key" --receiver-key "$recv_pub" --quiet --json \
+        --compress none --retries 0 "$1" "$big" 2>/dev/null |
+        python3 -c 'import json,sys; o=json.loads(sys.stdin.readline()); print(o["status"], o["bytes_sent"], o.get("resumed_from", 0))'
+}
+full_ms=()
+resumed_ms=()
+for _ in $(seq 1 "$runs"); do
+    rm -rf "$work/inbox"/* "$work/inbox/.sitx-partial"/* 2>/dev/null || true
+    t0=$(now_ms)
+    read -r _ full_sent _ < <(send_json "127.0.0.1:$recv_port")
+    t1=$(now_ms)
+    full_ms+=($((t1 - t0)))
+    rm -rf "$work/inbox"/* 2>/dev/null || true
+    "$faultproxy" --listen 127.0.0.1:0 --target "127.0.0.1:$recv_port" --mode truncate \
+        --after $((big_bytes / 2)) --direction up >"$work/proxy.out" 2>/dev/null &
+    proxy_pid=$!
+    pids+=("$proxy_pid")
+    for _ in $(seq 1 100); do
+        grep -q '^listening port=' "$work/proxy.out" && break
+        sleep 0.05
+    done
+    proxy_port=$(sed -n 's/^listening port=\([0-9]*\)$/\1/p' "$work/proxy.out")
+    send_json "127.0.0.1:$proxy_port" >/dev/null || true
+    kill -TERM "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+    sleep 0.2 # the receiver notices the cut and keeps the partial
+    t0=$(now_ms)
+    read -r res_status res_sent res_from < <(send_json "127.0.0.1:$recv_port")
+    t1=$(now_ms)
+    resumed_ms+=($((t1 - t0)))
+done
+stop_receiver
+full_med=$(printf '%s\n' "${full_ms[@]}" | median)
+res_med=$(printf '%s\n' "${resumed_ms[@]}" | median)
+printf '%-34s %12s %8s\n' "case" "bytes sent" "ms"
+printf '%-34s %12s %8s\n' "full resend $(mb "$big_bytes") MB" "$full_sent" "$full_med"
+printf '%-34s %12s %8s\n' "resume 40 MB at 50 %" "$res_sent" "$res_med"
+echo "resumed from byte $res_from ($res_status): $(ratio "$res_sent" "$full_sent") of the bytes," \
+    "$(ratio "$res_med" "$full_med") of the time"
 
 if [ "$netns" = 0 ]; then
     exit 0
