@@ -55,9 +55,11 @@ names_err=$SEND_ERR
 
 want=$(( ${#names[@]} + 1 ))
 assert_inbox_count "$INBOX" "$want"
-# Hidden entries are invisible to inbox_files: the only one allowed is the
-# receiver's own dedup index (temporary files are checked by finish).
-hidden=$(find "$INBOX" -mindepth 1 -name '.*' ! -name .sitx-index ! -name '.sitx-tmp-*' -printf '%f ')
+# Hidden entries are invisible to inbox_files: the only ones allowed are the
+# receiver's own dedup index and its (empty) partial store (temporary files
+# are checked by finish).
+hidden=$(find "$INBOX" -mindepth 1 -name '.*' ! -name .sitx-index ! -name '.sitx-tmp-*' \
+    ! -name .sitx-partial -printf '%f ')
 [ -z "$hidden" ] || fail "hidden files in the inbox: $hidden"
 [ -z "$(find "$INBOX" -mindepth 2)" ] || fail "subdirectories in the inbox"
 
@@ -68,7 +70,7 @@ inbox, srcdir = (os.fsencode(a) for a in sys.argv[1:3])
 bad = []
 stored = {}
 for name in os.listdir(inbox):
-    if name == b".sitx-index":
+    if name in (b".sitx-index", b".sitx-partial"):
         continue
     why = []
     try:

@@ -320,9 +320,10 @@ wait_until() {
     return 0
 }
 
-# has_tmp DIR: DIR holds a receiver temporary file.
+# has_tmp DIR: DIR holds a receiver temporary file, or a partial (version 2
+# transfers write into DIR/.sitx-partial, which a resume takes up).
 has_tmp() {
-    [ -n "$(find "$1" -name '.sitx-tmp-*')" ]
+    [ -n "$(find "$1" -name '.sitx-tmp-*' -o -path '*/.sitx-partial/*' -type f)" ]
 }
 
 no_tmp() {
