@@ -570,9 +570,14 @@ int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m)
     /* Only an image the sender may still stream can be withdrawn: once END
      * came (ENDING, STORING) its RESULT is on the way; a RESULT that went
      * out may have crossed this CANCEL. Neither is answered. */
-    if (t == NULL || (t->state != XF_CHECKING && t->state != XF_RECEIVING)) {
+    if (t == NULL ||
+        (t->state != XF_CHECKING && t->state != XF_RESUMING && t->state != XF_RECEIVING)) {
         return 0;
     }
+    /* Stopped by its user, the image comes again later: what arrived is
+     * kept for a resume. A local failure (a wrong prefix among them) is
+     * the end of these bytes. */
+    t->keep_partial = m->reason == SITX_CANCEL_INTERRUPTED;
     snprintf(msg, sizeof(msg), CANCEL_PREFIX "%.*s", (int)(sizeof(msg) - sizeof(CANCEL_PREFIX)),
              m->message[0] != '\0'                 ? m->message
              : m->reason == SITX_CANCEL_INTERRUPTED ? "interrupted"

@@ -265,27 +265,9 @@ static struct image *inflight_find(struct conn *k, const uint8_t *id)
  * prefix, and offer again once its RESULT says CANCELLED. */
 static int withdraw_prefix(struct conn *k, struct image *im)
 {
-    struct sitx_cancel m;
-    uint8_t rec[1 + SITX_TRANSFER_ID_BYTES + 1 + 2 + SITX_TEXT_MAX];
-    size_t len = 0;
-    int rc;
-
-    memset(&m, 0, sizeof(m));
-    memcpy(m.id, im->id, sizeof(m.id));
-    m.reason = SITX_CANCEL_LOCAL;
-    snprintf(m.message, sizeof(m.message), "resume prefix differs");
-    rc = sitx_cancel_encode(&m, rec, sizeof(rec), &len);
-    if (rc == 0) {
-        rc = client_send_record(k->client, rec, len);
-    }
-    if (rc != 0) {
-        return rc;
-    }
     im->resume_refused++;
     im->withdrawn = 1;
-    image_set_state(k->s, im, IMG_ENDED);
-    k->cur = NULL;
-    return 0;
+    return conn_send_cancel(k, im, SITX_CANCEL_LOCAL, "resume prefix differs");
 }
 
 /* Version 2: where DATA starts. A resume must prove that the receiver's
