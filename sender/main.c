@@ -222,7 +222,10 @@ static void usage(FILE *f)
             "  6  internal error\n"
             "  7  --pair: not paired (refused, no window open, declined, codes differ,\n"
             "     window closed)\n"
-            "  When several apply: 4, then 5, 3, 1.\n",
+            "  130 interrupted by SIGINT (Ctrl-C) or SIGTERM: no new image was offered,\n"
+            "     the one being sent was withdrawn (protocol 2) or finished (protocol 1);\n"
+            "     a second Ctrl-C quits at once\n"
+            "  When several apply: 130, then 4, 5, 3, 1.\n",
             DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS / 1000, SITX_DEFAULT_PORT, SITX_DEFAULT_PORT,
             SITX_DEFAULT_PORT);
 }
@@ -578,7 +581,7 @@ static void on_walk_error(void *arg, const char *path, const char *why)
 
 /* The arguments after HOST: files as they are, directories expanded (walk.c),
  * then the run, then the summary when there was more than one image or a
- * directory. Returns the exit code. */
+ * directory, or the run was interrupted. Returns the exit code. */
 static int send_files(const struct args *a, struct send_config *cfg, struct report *rep,
                       char *const *args, size_t nargs)
 {
@@ -621,7 +624,7 @@ static int send_files(const struct args *a, struct send_config *cfg, struct repo
     if (ctx.out_failed) {
         rc = exit_combine(rc, SEND_EXIT_INTERNAL);
     }
-    if ((wl.n > 1 || wl.dirs > 0) && report_summary(rep) != 0) {
+    if ((wl.n > 1 || wl.dirs > 0 || rc == SEND_EXIT_INTERRUPTED) && report_summary(rep) != 0) {
         rc = exit_combine(rc, SEND_EXIT_INTERNAL);
     }
 out:
@@ -714,6 +717,7 @@ int main(int argc, char **argv)
         }
         rc = watch_run(&a.watch, &cfg, &rep);
     } else {
+        cfg.interruptible = 1; /* Ctrl-C: finish what is in flight, exit 130 */
         rc = send_files(&a, &cfg, &rep, argv + optind + 1, (size_t)(npos - 1));
     }
 

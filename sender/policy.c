@@ -27,6 +27,8 @@ enum send_exit outcome_exit(enum send_outcome o)
         return SEND_EXIT_AUTH;
     case OUTCOME_INTERNAL:
         return SEND_EXIT_INTERNAL;
+    case OUTCOME_INTERRUPTED:
+        return SEND_EXIT_INTERRUPTED;
     }
     return SEND_EXIT_INTERNAL;
 }
@@ -51,6 +53,8 @@ static int exit_rank(enum send_exit e)
     case SEND_EXIT_INTERNAL:
     case SEND_EXIT_PAIR: /* only --pair returns it; no image run combines it */
         return 6;
+    case SEND_EXIT_INTERRUPTED: /* the user asked: nothing else was tried to the end */
+        return 7;
     }
     return 6;
 }

@@ -19,6 +19,7 @@ enum send_exit {
     SEND_EXIT_NETWORK = 5,  /* cannot connect, connection lost, no answer, after retries */
     SEND_EXIT_INTERNAL = 6, /* a bug or no memory */
     SEND_EXIT_PAIR = 7,     /* --pair: refused, declined, codes differ, window closed */
+    SEND_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM stopped the run (128 + SIGINT) */
 };
 
 /* What became of one image; each maps to an exit code. */
@@ -32,12 +33,13 @@ enum send_outcome {
     OUTCOME_NETWORK,  /* connection failures or timeouts, after the retries */
     OUTCOME_AUTH,     /* authentication failed; nothing was sent */
     OUTCOME_INTERNAL, /* no memory, or an impossible state */
+    OUTCOME_INTERRUPTED, /* Ctrl-C: never offered, withdrawn, or not answered in time */
 };
 
 /* The exit code one outcome asks for. */
 enum send_exit outcome_exit(enum send_outcome o);
 
-/* Combines two exit codes: internal first, then 4, 5, 3, 1, then 0. */
+/* Combines two exit codes: 130 (interrupted) first, internal, then 4, 5, 3, 1, then 0. */
 enum send_exit exit_combine(enum send_exit a, enum send_exit b);
 
 /* Delay before retry number attempt (1 for the first retry): 500 ms doubling,

@@ -90,6 +90,7 @@ static int format_human(const struct image_report *ir, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s: not sent: %s", ir->file, err ? err : "local error");
         break;
     case OUTCOME_AUTH:
+    case OUTCOME_INTERRUPTED:
         n = snprintf(buf, cap, "%s: not sent: %s%s%s", ir->file, ir->status, err ? ": " : "",
                      err ? err : "");
         break;
@@ -142,6 +143,9 @@ static void count(struct report_summary *sum, const struct image_report *ir)
         break;
     case OUTCOME_REFUSED:
         sum->refused++;
+        break;
+    case OUTCOME_INTERRUPTED:
+        sum->interrupted++;
         break;
     default:
         sum->failed++;

@@ -5,11 +5,13 @@
 #include "send.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "err.h"
@@ -162,10 +164,19 @@ void image_requeue(struct send_ctx *s, struct image *im)
     ready_push(s, im, 0); /* the next connection, after its own backoff, takes it */
 }
 
+void image_interrupted(struct send_ctx *s, struct image *im, const char *why)
+{
+    image_finish(s, im, OUTCOME_INTERRUPTED, "INTERRUPTED", why);
+}
+
 void image_apply_result(struct send_ctx *s, struct image *im, const struct sitx_result *res)
 {
     const char *name = sitx_status_name(res->status);
 
+    if (im->interrupted && res->status == SITX_ST_CANCELLED) {
+        image_interrupted(s, im, "withdrawn while it was being sent; nothing stored");
+        return;
+    }
     if (im->valid < 0) {
         /* Withdrawn (or refused) after our own decode failed: the file is
          * the problem, whatever the receiver made of it. */
@@ -242,6 +253,109 @@ static void fail_all_left(struct send_ctx *s)
     s->next_new = s->n;
 }
 
+/* ---- Ctrl-C: stop offering, withdraw or finish what is in flight -------- */
+
+/* Everything not on a connection ends now; a prepare job still out ends
+ * its image when it comes back (it lands in the ready queue). */
+static void interrupt_left(struct send_ctx *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        struct image *im = &s->images[i];
+
+        if (im->state == IMG_READY) {
+            ready_unlink(s, im);
+        }
+        if (im->state == IMG_NEW || im->state == IMG_READY) {
+            image_interrupted(s, im, "the run was stopped before it was offered");
+        }
+    }
+    s->next_new = s->n;
+}
+
+/* --timeout passed since the signal: the images still waiting for an
+ * answer end unanswered, their connections are closed. */
+static void interrupt_unanswered(struct send_ctx *s)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < CONN_MAX; i++) {
+        struct conn *k = &s->conns[i];
+        struct image *list[INFLIGHT_MAX];
+        size_t n = k->n_inflight;
+
+        memcpy(list, k->inflight, n * sizeof(*list));
+        conn_close(k, SITX_CLOSE_DONE, NULL);
+        for (j = 0; j < n; j++) {
+            image_interrupted(s, list[j], "no answer from the receiver within --timeout after "
+                                          "the interrupt");
+        }
+    }
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    struct send_ctx *s = t->data;
+
+    s->stop_expired = 1;
+    run_step(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct send_ctx *s = h->data;
+
+    if (s->interrupts++ > 0) {
+        /* Asked twice: the user does not want to wait. */
+        report_progress_end(s->rep);
+        fflush(stdout);
+        _exit(SEND_EXIT_INTERRUPTED);
+    }
+    report_error(s->rep,
+                 "%s: no more offers; waiting up to %" PRIu64
+                 " s for the images in flight (again to quit at once)",
+                 signum == SIGINT ? "interrupted" : "terminated", s->cfg->timeout_ms / 1000);
+    uv_timer_start(&s->stop_timer, on_stop_timer, s->cfg->timeout_ms, 0);
+    run_step(s);
+}
+
+static int signals_start(struct send_ctx *s)
+{
+    int rc;
+
+    rc = uv_signal_init(&s->loop, &s->sigint);
+    if (rc == 0) {
+        rc = uv_signal_init(&s->loop, &s->sigterm);
+    }
+    if (rc == 0) {
+        rc = uv_timer_init(&s->loop, &s->stop_timer);
+    }
+    if (rc != 0) {
+        return rc; /* uv_*_init does not fail on a valid loop */
+    }
+    s->signals_on = 1;
+    s->sigint.data = s;
+    s->sigterm.data = s;
+    s->stop_timer.data = s;
+    rc = uv_signal_start(&s->sigint, on_signal, SIGINT);
+    if (rc == 0) {
+        rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    }
+    return rc;
+}
+
+static void signals_close(struct send_ctx *s)
+{
+    if (s->signals_on) {
+        s->signals_on = 0;
+        uv_close((uv_handle_t *)&s->sigint, NULL);
+        uv_close((uv_handle_t *)&s->sigterm, NULL);
+        uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    }
+}
+
 /* ---- the step: one place that decides what happens next ---------------- */
 
 static void on_timer(uv_timer_t *t)
@@ -297,9 +411,16 @@ static void step_once(struct send_ctx *s)
     if (s->fatal != OUTCOME_NONE) {
         fail_all_left(s);
     }
+    if (s->interrupts > 0) {
+        interrupt_left(s);
+        if (s->stop_expired) {
+            interrupt_unanswered(s);
+        }
+    }
     /* Connecting first: a connect is one syscall, and the handshake then
      * runs while the files are read. */
-    for (i = 0; i < CONN_MAX && s->fatal == OUTCOME_NONE && s->done < s->n; i++) {
+    for (i = 0; i < CONN_MAX && s->fatal == OUTCOME_NONE && s->interrupts == 0 && s->done < s->n;
+         i++) {
         if (s->conns[i].client == NULL && conn_wanted(s, i) && s->conn_due_ms <= run_now(s)) {
             conn_connect(&s->conns[i]);
         }
@@ -314,6 +435,7 @@ static void step_once(struct send_ctx *s)
             conn_close(&s->conns[i], SITX_CLOSE_DONE, NULL);
         }
         uv_close((uv_handle_t *)&s->timer, NULL);
+        signals_close(s);
         return;
     }
     for (i = 0; i < CONN_MAX; i++) {
@@ -406,6 +528,13 @@ int send_run(const struct send_config *cfg, struct report *rep)
             s->have_pin = 1;
         }
     }
+    if (cfg->interruptible) {
+        rc = signals_start(s);
+        if (rc != 0) {
+            report_error(rep, "cannot watch for SIGINT and SIGTERM: %s", uv_strerror(rc));
+            run_set_fatal(s, OUTCOME_INTERNAL, "cannot watch for SIGINT and SIGTERM");
+        }
+    }
     run_step(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* Jobs and handles are all done once uv_run returns; close for good. */
@@ -418,7 +547,7 @@ int send_run(const struct send_config *cfg, struct report *rep)
             s->exit = exit_combine(s->exit, SEND_EXIT_INTERNAL);
         }
     }
-    exit_code = s->exit;
+    exit_code = s->interrupts > 0 ? SEND_EXIT_INTERRUPTED : s->exit;
     if (cfg->carry != NULL) {
         cfg->carry->psk = s->psk;
         memset(&s->psk, 0, sizeof(s->psk));

@@ -55,6 +55,11 @@ struct send_config {
      * 0 until known, so that runs after the first (--watch) do not probe
      * again. */
     unsigned *learnt_version;
+    /* SIGINT and SIGTERM stop the run (PROTOCOL.md §7, docs/SENDING.md):
+     * no new OFFER, the image streaming withdrawn on version 2, the answers
+     * awaited for --timeout at most, exit 130; a second signal exits at
+     * once. 0 leaves the signals alone (--watch has its own stop). */
+    int interruptible;
     char *const *files;
     /* The name each file is offered under, a path relative to a directory
      * sent ("2024/a.jpg"); NULL (the array or an entry) for the base name. */

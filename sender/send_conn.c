@@ -558,6 +558,11 @@ static int stream_data(struct conn *k, struct image *im)
         /* Our own decode failed: withdraw it, the rest of DATA is not needed. */
         return conn_send_cancel(k, im, SITX_CANCEL_LOCAL, im->error);
     }
+    if (s->interrupts > 0 && client_version(k->client) >= SITX_PROTO_V2) {
+        /* Ctrl-C: version 1 has no way to stop an image, so there it runs on. */
+        im->interrupted = 1;
+        return conn_send_cancel(k, im, SITX_CANCEL_INTERRUPTED, "interrupted by the user");
+    }
 
     while (im->queued < im->len && client_queued(k->client) < CLIENT_QUEUE_HIGH) {
         size_t n = im->len - im->queued;

@@ -70,6 +70,7 @@ struct image {
     int withdrawn;            /* CANCEL LOCAL sent for a bad prefix: re-offer on its RESULT */
     int early;                /* its RESULT came while DATA still went out */
     int validating;           /* a validate job reads payload: do not free it */
+    int interrupted;          /* withdrawn with CANCEL INTERRUPTED */
     int valid;                /* 1 validated, 0 not yet, -1 invalid (why in error) */
     /* Outcome, or the last failure while retrying. */
     enum send_outcome outcome;
@@ -119,6 +120,12 @@ struct send_ctx {
     int have_pin;
     struct psk_cache psk;
     unsigned version; /* the receiver's protocol version once known, else 0 */
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_timer_t stop_timer; /* after a signal: how long the answers may take */
+    int signals_on;        /* the three handles above are initialised */
+    unsigned interrupts;   /* SIGINT/SIGTERM seen */
+    int stop_expired;      /* --timeout passed since the first one */
     int in_step;
     int again;
     int closing;
@@ -140,6 +147,8 @@ void image_retry(struct send_ctx *s, struct image *im, int wire, const char *sta
  * ready queue with the attempt not counted. */
 void image_requeue(struct send_ctx *s, struct image *im);
 void image_apply_result(struct send_ctx *s, struct image *im, const struct sitx_result *res);
+/* Ends im as interrupted (OUTCOME_INTERRUPTED, status INTERRUPTED) saying why. */
+void image_interrupted(struct send_ctx *s, struct image *im, const char *why);
 void ready_push(struct send_ctx *s, struct image *im, uint64_t due_ms);
 struct image *ready_pop_due(struct send_ctx *s, uint64_t now);
 void ready_unlink(struct send_ctx *s, struct image *im);

@@ -135,11 +135,11 @@ check_defaults() { # name page
 check_defaults sitx-recv sitx-recv.8
 check_defaults sitx-send sitx-send.1
 
-# Exit codes: sitx-send(1) lists those of --help, 0 to 7.
+# Exit codes: sitx-send(1) lists those of --help, 0 to 7 and 130.
 help_codes=$(sed -n '/^Exit codes:/,$p' "$WORK/sitx-send.help" |
-    sed -n 's/^  \([0-9]\)  .*/\1/p' | tr '\n' ' ')
+    sed -n 's/^  \([0-9]\{1,3\}\)  *[a-z-].*/\1/p' | tr '\n' ' ')
 page_codes=$(awk '/^\.SH EXIT STATUS/ { on = 1; next } /^\.SH / { on = 0 }
     on && prev == ".TP" && /^\.B [0-9]+$/ { printf "%s ", $2 } { prev = $0 }' "$DOCS/sitx-send.1")
 expect_eq "sitx-send exit codes (man page)" "$page_codes" "$help_codes"
-expect_eq "sitx-send exit codes (--help)" "$help_codes" "0 1 2 3 4 5 6 7 "
+expect_eq "sitx-send exit codes (--help)" "$help_codes" "0 1 2 3 4 5 6 7 130 "
 finish

@@ -33,6 +33,8 @@ static void test_exit_priority(void **state)
     assert_int_equal(exit_combine(SEND_EXIT_NETWORK, SEND_EXIT_AUTH), SEND_EXIT_AUTH);
     assert_int_equal(exit_combine(SEND_EXIT_AUTH, SEND_EXIT_INTERNAL), SEND_EXIT_INTERNAL);
     assert_int_equal(exit_combine(SEND_EXIT_OK, SEND_EXIT_OK), SEND_EXIT_OK);
+    assert_int_equal(exit_combine(SEND_EXIT_INTERNAL, SEND_EXIT_INTERRUPTED), 130);
+    assert_int_equal(exit_combine(SEND_EXIT_INTERRUPTED, SEND_EXIT_LOCAL), 130);
 
     assert_int_equal(outcome_exit(OUTCOME_STORED), 0);
     assert_int_equal(outcome_exit(OUTCOME_ALREADY), 0);
@@ -42,6 +44,7 @@ static void test_exit_priority(void **state)
     assert_int_equal(outcome_exit(OUTCOME_AUTH), 4);
     assert_int_equal(outcome_exit(OUTCOME_NETWORK), 5);
     assert_int_equal(outcome_exit(OUTCOME_INTERNAL), 6);
+    assert_int_equal(outcome_exit(OUTCOME_INTERRUPTED), 130);
 }
 
 static void test_backoff_bounds(void **state)
