@@ -239,7 +239,8 @@ static int waiting_on_us(const struct sitx_conn *c)
         return 1; /* our disk is the slow side */
     }
     for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
-        if (t->state == XF_CHECKING || t->state == XF_ENDING || t->state == XF_STORING) {
+        if (t->state == XF_CHECKING || t->state == XF_RESUMING || t->state == XF_ENDING ||
+            t->state == XF_STORING) {
             return 1;
         }
     }
