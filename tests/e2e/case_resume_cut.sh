@@ -61,4 +61,21 @@ json_check "$SEND_OUT" "objs[0]['status'] == 'OK' and objs[0].get('resumed_from'
 stored_for "$INBOX" other
 assert_same_bytes "$src/other.png" "$STORED"
 [ -z "$(partials "$INBOX")" ] || fail "a partial is left after the second image was stored"
+
+# The receiver's deadline passes on a stalled link (TIMEOUT, which the
+# sender retries): the bytes that came are kept, and the retry resumes.
+stop_recv TERM
+start_recv --inbox "$INBOX" --password-file "$PW" --deadline 2
+gen_big_png "$src/slow.png" 8 4
+start_proxy "$RECV_PORT" --mode stall --after 4000000 --direction up
+send --password-file "$PW" --compress none --retries 2 --timeout 4 --json \
+    "127.0.0.1:$PROXY_PORT" "$src/slow.png"
+assert_rc 0 "a stalled transfer, retried"
+assert_grep 'timeout .*file=slow' "$RECV_LOG" "the receiver's deadline passed"
+assert_grep "resume .*offset=[1-9][0-9]* bytes=$(file_size "$src/slow.png")" "$RECV_LOG" \
+    "the retry resumed from what came before the deadline"
+json_check "$SEND_OUT" "objs[0]['status'] == 'OK' and objs[0]['resumed_from'] > 1000000"
+stored_for "$INBOX" slow
+assert_same_bytes "$src/slow.png" "$STORED"
+stop_proxy
 finish
