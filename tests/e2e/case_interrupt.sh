@@ -4,10 +4,10 @@
 # first is the thread pool's choice; the other waits for its END). No new
 # OFFER; on version 2 the streaming image is withdrawn with CANCEL
 # INTERRUPTED (the receiver logs "cancelled by sender", stores nothing of
-# it and keeps its bytes out of sight for a resume); the image never offered is reported INTERRUPTED; the summary closes
-# the run; exit 130. The small image stored before the signal is intact. A
-# second SIGINT exits at once, 130. On version 1 the image in flight is
-# finished instead.
+# it and keeps its bytes out of sight for a resume); the image never
+# offered is reported INTERRUPTED; the summary closes the run; exit 130.
+# The small image stored before the signal is intact. A second SIGINT
+# exits at once, 130. On version 1 the image in flight is finished instead.
 . "$(dirname "$0")/lib.sh"
 
 src=$WORK/src
