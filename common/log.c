@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "json.h"
 #include "name.h"
 
@@ -119,20 +120,6 @@ static size_t split_fields(const char *s, size_t len, struct field *f, size_t ma
     return n;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Undoes sitx_log_quote()'s escapes into out (at least n bytes). */
 static size_t unquote(const char *s, size_t n, char *out)
 {
@@ -140,8 +127,8 @@ static size_t unquote(const char *s, size_t n, char *out)
 
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\\' && i + 1 < n) {
-            if (s[i + 1] == 'x' && i + 3 < n && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
-                out[o++] = (char)(hexval(s[i + 2]) << 4 | hexval(s[i + 3]));
+            if (s[i + 1] == 'x' && i + 3 < n && sitx_hexval(s[i + 2]) >= 0 && sitx_hexval(s[i + 3]) >= 0) {
+                out[o++] = (char)(sitx_hexval(s[i + 2]) << 4 | sitx_hexval(s[i + 3]));
                 i += 3;
                 continue;
             }

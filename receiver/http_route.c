@@ -9,24 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "name.h"
 
 #define IMAGES_PREFIX "/api/v1/images/"
 #define THUMBS_PREFIX "/api/v1/thumbs/"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 long http_percent_decode(const char *in, size_t len, int plus_space, char *out, size_t cap)
 {
@@ -39,7 +26,7 @@ long http_percent_decode(const char *in, size_t len, int plus_space, char *out, 
             int hi;
             int lo;
 
-            if (len - i < 3 || (hi = hexval(in[i + 1])) < 0 || (lo = hexval(in[i + 2])) < 0) {
+            if (len - i < 3 || (hi = sitx_hexval(in[i + 1])) < 0 || (lo = sitx_hexval(in[i + 2])) < 0) {
                 return -1;
             }
             ch = (char)(hi * 16 + lo);

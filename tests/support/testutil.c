@@ -9,19 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
+#include "hex.h"
 
 int tu_hex_decode(const char *hex, uint8_t **out, size_t *len)
 {
@@ -36,8 +24,8 @@ int tu_hex_decode(const char *hex, uint8_t **out, size_t *len)
         return -1;
     }
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]);
-        int lo = hexval(hex[2 * i + 1]);
+        int hi = sitx_hexval(hex[2 * i]);
+        int lo = sitx_hexval(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             free(buf);

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "greeting.h"
 #include "handshake.h"
+#include "hex.h"
 #include "msg.h"
 #include "record.h"
 #include "seal.h"
@@ -356,20 +357,6 @@ static void make_key_example(void)
 
 /* ---- reading the document ---- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Parses one line of a hex block into b: byte pairs separated by blanks,
  * with anything from '#' on a comment. */
 static void parse_hex_line(const char *line, size_t line_len, struct block *b, int lineno)
@@ -384,8 +371,8 @@ static void parse_hex_line(const char *line, size_t line_len, struct block *b, i
             i++;
             continue;
         }
-        hi = hexval((unsigned char)line[i]);
-        lo = i + 1 < line_len ? hexval((unsigned char)line[i + 1]) : -1;
+        hi = sitx_hexval((unsigned char)line[i]);
+        lo = i + 1 < line_len ? sitx_hexval((unsigned char)line[i + 1]) : -1;
         if (hi < 0 || lo < 0) {
             fail_msg("PROTOCOL.md line %d: block %s: not a hex byte at column %zu", lineno, b->name,
                      i + 1);
