@@ -13,13 +13,10 @@
 
 #include "err.h"
 #include "name.h"
+#include "peers_int.h"
 
-#define PEERS_FILE_MAX (1024u * 1024u)
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
+void sitx_peers_set_err(char *err, size_t err_len, const char *fmt, ...)
 {
     va_list ap;
 
@@ -66,7 +63,7 @@ static int parse_line(const char *line, size_t len, size_t lineno, struct sitx_p
         len--;
     }
     if (memchr(line, '\0', len) != NULL) {
-        set_err(err, err_len, "line %zu: NUL byte", lineno);
+        sitx_peers_set_err(err, err_len, "line %zu: NUL byte", lineno);
         return SITX_E_MALFORMED;
     }
     while (a < len && is_blank(line[a])) {
@@ -83,7 +80,7 @@ static int parse_line(const char *line, size_t len, size_t lineno, struct sitx_p
         key_end++;
     }
     if (sitx_pubkey_decode(line + a, key_end - a, peer->pk) != 0) {
-        set_err(err, err_len, "line %zu: not a valid public key (44 base64 characters)", lineno);
+        sitx_peers_set_err(err, err_len, "line %zu: not a valid public key (44 base64 characters)", lineno);
         return SITX_E_BAD_KEY;
     }
     b = key_end;
@@ -96,11 +93,11 @@ static int parse_line(const char *line, size_t len, size_t lineno, struct sitx_p
         return 1;
     }
     if (len - b > SITX_PEER_NAME_MAX) {
-        set_err(err, err_len, "line %zu: name longer than %d bytes", lineno, SITX_PEER_NAME_MAX);
+        sitx_peers_set_err(err, err_len, "line %zu: name longer than %d bytes", lineno, SITX_PEER_NAME_MAX);
         return SITX_E_MALFORMED;
     }
     if (!name_ok(line + b, len - b)) {
-        set_err(err, err_len, "line %zu: name has a control character or invalid UTF-8", lineno);
+        sitx_peers_set_err(err, err_len, "line %zu: name has a control character or invalid UTF-8", lineno);
         return SITX_E_MALFORMED;
     }
     memcpy(peer->name, line + b, len - b);
@@ -119,7 +116,7 @@ int sitx_peers_parse(const char *text, size_t len, struct sitx_peers **out, char
     int rc;
 
     *out = NULL;
-    set_err(err, err_len, "%s", "");
+    sitx_peers_set_err(err, err_len, "%s", "");
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         rc = SITX_E_NOMEM;
@@ -143,14 +140,14 @@ int sitx_peers_parse(const char *text, size_t len, struct sitx_peers **out, char
         /* Keys are public, so a plain comparison is fine while parsing. */
         for (size_t i = 0; i < p->count; i++) {
             if (memcmp(p->list[i].pk, peer.pk, SITX_KEY_BYTES) == 0) {
-                set_err(err, err_len, "line %zu: duplicate key (first on line %zu)", lineno,
+                sitx_peers_set_err(err, err_len, "line %zu: duplicate key (first on line %zu)", lineno,
                         lines[i]);
                 rc = SITX_E_MALFORMED;
                 goto out;
             }
         }
         if (p->count == SITX_PEERS_MAX) {
-            set_err(err, err_len, "line %zu: more than %d peers", lineno, SITX_PEERS_MAX);
+            sitx_peers_set_err(err, err_len, "line %zu: more than %d peers", lineno, SITX_PEERS_MAX);
             rc = SITX_E_LIMIT;
             goto out;
         }
@@ -189,47 +186,51 @@ out:
     return rc;
 }
 
-int sitx_peers_load(const char *path, struct sitx_peers **out, char *err, size_t err_len)
+int sitx_peers_read(const char *path, char **out, size_t *len, mode_t *mode, char *err,
+                    size_t err_len)
 {
     struct stat st;
     char *buf = NULL;
     size_t got = 0;
     int fd;
-    int rc;
+    int rc = 0;
 
     *out = NULL;
+    *len = 0;
+    *mode = 0;
+    /* O_NONBLOCK: a FIFO put in its place must not hang us. */
     fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
-        set_err(err, err_len, "%s", sitx_strerror(rc));
+        sitx_peers_set_err(err, err_len, "%s", sitx_strerror(rc));
         goto out;
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
-        set_err(err, err_len, "%s", sitx_strerror(rc));
+        sitx_peers_set_err(err, err_len, "%s", sitx_strerror(rc));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
         rc = SITX_E_INVALID;
-        set_err(err, err_len, "not a regular file");
+        sitx_peers_set_err(err, err_len, "not a regular file");
         goto out;
     }
     /* One byte over the limit to tell "too large" from "exactly the limit". */
-    buf = malloc(PEERS_FILE_MAX + 1);
+    buf = malloc(SITX_PEERS_FILE_MAX + 2);
     if (buf == NULL) {
         rc = SITX_E_NOMEM;
-        set_err(err, err_len, "%s", sitx_strerror(rc));
+        sitx_peers_set_err(err, err_len, "%s", sitx_strerror(rc));
         goto out;
     }
-    while (got < PEERS_FILE_MAX + 1) {
-        ssize_t r = read(fd, buf + got, PEERS_FILE_MAX + 1 - got);
+    while (got < SITX_PEERS_FILE_MAX + 1) {
+        ssize_t r = read(fd, buf + got, SITX_PEERS_FILE_MAX + 1 - got);
 
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
             }
             rc = -errno;
-            set_err(err, err_len, "%s", sitx_strerror(rc));
+            sitx_peers_set_err(err, err_len, "%s", sitx_strerror(rc));
             goto out;
         }
         if (r == 0) {
@@ -237,15 +238,35 @@ int sitx_peers_load(const char *path, struct sitx_peers **out, char *err, size_t
         }
         got += (size_t)r;
     }
-    if (got > PEERS_FILE_MAX) {
+    if (got > SITX_PEERS_FILE_MAX) {
         rc = SITX_E_LIMIT;
-        set_err(err, err_len, "file larger than %u bytes", PEERS_FILE_MAX);
+        sitx_peers_set_err(err, err_len, "file larger than %u bytes", SITX_PEERS_FILE_MAX);
         goto out;
     }
-    rc = sitx_peers_parse(buf, got, out, err, err_len);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    *mode = st.st_mode & 07777;
+    buf = NULL;
 out:
     if (fd >= 0) {
         close(fd);
+    }
+    free(buf);
+    return rc;
+}
+
+int sitx_peers_load(const char *path, struct sitx_peers **out, char *err, size_t err_len)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    mode_t mode = 0;
+    int rc;
+
+    *out = NULL;
+    rc = sitx_peers_read(path, &buf, &len, &mode, err, err_len);
+    if (rc == 0) {
+        rc = sitx_peers_parse(buf, len, out, err, err_len);
     }
     free(buf);
     return rc;

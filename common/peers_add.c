@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +12,8 @@
 
 #include "err.h"
 #include "name.h"
+#include "peers_int.h"
 #include "safefile.h"
-
-#define PEERS_TEXT_MAX (1024u * 1024u)
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 void sitx_peer_name_sanitize(const char *in, char out[static SITX_PEER_NAME_MAX + 1])
 {
@@ -64,63 +47,6 @@ void sitx_peer_name_sanitize(const char *in, char out[static SITX_PEER_NAME_MAX 
     if (n == 0) {
         snprintf(out, SITX_PEER_NAME_MAX + 1, "sender");
     }
-}
-
-/* The whole file into a malloc'd buffer; a missing file is empty (*mode 0 then). */
-static int read_text(const char *path, char **out, size_t *len, mode_t *mode)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-    int rc = 0;
-
-    *out = NULL;
-    *len = 0;
-    *mode = 0;
-    if (fd < 0) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = SITX_E_INVALID;
-        goto out;
-    }
-    *mode = st.st_mode & 07777;
-    buf = malloc(PEERS_TEXT_MAX + 1);
-    if (buf == NULL) {
-        rc = SITX_E_NOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t r = read(fd, buf + got, PEERS_TEXT_MAX + 1 - got);
-
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (r == 0) {
-            break;
-        }
-        got += (size_t)r;
-        if (got > PEERS_TEXT_MAX) {
-            rc = SITX_E_LIMIT;
-            goto out;
-        }
-    }
-    *out = buf;
-    *len = got;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return rc;
 }
 
 /* The directory part of path ("." for a bare name). */
@@ -213,11 +139,14 @@ int sitx_peers_append(const char *path, const uint8_t pk[static SITX_KEY_BYTES],
     mode_t mode = 0;
     int rc;
 
-    set_err(err, err_len, "%s", "");
-    rc = read_text(path, &text, &len, &mode);
+    sitx_peers_set_err(err, err_len, "%s", "");
+    rc = sitx_peers_read(path, &text, &len, &mode, err, err_len);
+    if (rc == -ENOENT) {
+        /* No file yet: this peer is its first line. */
+        sitx_peers_set_err(err, err_len, "%s", "");
+        rc = 0;
+    }
     if (rc != 0) {
-        set_err(err, err_len, "%s",
-                rc == SITX_E_INVALID ? "not a regular file" : sitx_strerror(rc));
         goto out;
     }
     /* A file that does not parse is not ours to extend: the operator fixes it first. */
@@ -237,7 +166,7 @@ int sitx_peers_append(const char *path, const uint8_t pk[static SITX_KEY_BYTES],
     }
     rc = replace_file(path, text != NULL ? text : "", len, line, mode != 0 ? mode : 0600);
     if (rc != 0) {
-        set_err(err, err_len, "%s", sitx_strerror(rc));
+        sitx_peers_set_err(err, err_len, "%s", sitx_strerror(rc));
         goto out;
     }
     rc = 1;
