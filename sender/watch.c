@@ -375,6 +375,14 @@ static void tick(struct watch *x)
             report_skip(x, q, strerror(-rc));
             continue;
         }
+        /* Written to while we read it (a writer that closed and opened it
+         * again, or one that paused just past --settle): not complete, and
+         * the hash is of neither version. Look again from the next tick. */
+        if (lstat(q->path, &sb) != 0 || (uint64_t)sb.st_size != q->size ||
+            (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != q->mtime_ns) {
+            q->closed = 0;
+            continue;
+        }
         if (!is_image) {
             report_skip(x, q, "not a PNG or JPEG image; skipped");
             continue;
