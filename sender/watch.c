@@ -38,6 +38,7 @@ struct pend {
     uint64_t stable_since; /* ms, when size and mtime last changed */
     int closed;            /* closed after writing since the last change */
     int skip;              /* not to be tried again until it changes */
+    int failing;           /* the receiver answered a retryable failure */
     int batch_outcome;     /* enum send_outcome of the batch it was in */
     uint8_t hash[WATCH_HASH_BYTES];
 };
@@ -53,7 +54,8 @@ struct watch {
     size_t n;
     struct pend *batch[BATCH_MAX];
     size_t nbatch;
-    unsigned down; /* batches in a row the receiver could not be reached */
+    unsigned down; /* batches in a row that left images pending */
+    int away;      /* the receiver could not be reached (said once) */
     uint64_t down_until;
     int fatal;
 };
@@ -253,6 +255,18 @@ static int on_outcome(void *arg, const struct image_report *ir)
                 report_error(x->rep, "%s: cannot save: %s", x->st.path, sitx_strerror(rc));
             }
         }
+        if (ir->outcome == OUTCOME_FAILED) {
+            /* A passing condition (DISK_FULL, SHUTTING_DOWN, ...): pending
+             * like the receiver being away, said once on stderr; the
+             * image's own line comes when it is stored. */
+            if (!q->failing) {
+                report_error(x->rep, "%s: %s from %s (%s); stays pending, retrying", q->path,
+                             ir->status != NULL ? ir->status : "FAILED", x->cfg->label,
+                             ir->error != NULL ? ir->error : "retryable");
+            }
+            q->failing = 1;
+            return 0;
+        }
         /* The receiver away: the image stays pending, no line for it. */
         return ir->outcome != OUTCOME_NETWORK;
     }
@@ -265,6 +279,7 @@ static void send_batch(struct watch *x)
     size_t i;
     size_t j;
     int network = 0;
+    int failed = 0;
 
     for (i = 0; i < x->nbatch; i++) {
         files[i] = x->batch[i]->path;
@@ -288,6 +303,9 @@ static void send_batch(struct watch *x)
         case OUTCOME_NONE:
             network = 1;
             break;
+        case OUTCOME_FAILED:
+            failed = 1;
+            break;
         case OUTCOME_AUTH:
             x->fatal = SEND_EXIT_AUTH;
             break;
@@ -300,17 +318,21 @@ static void send_batch(struct watch *x)
         }
     }
     x->nbatch = 0;
-    if (network) {
+    if (network || failed) {
         uint64_t delay = backoff_ms(++x->down, randombytes_random());
 
-        if (x->down == 1) {
+        if (network && !x->away) {
             report_error(x->rep, "receiver %s unreachable; images stay pending, retrying",
                          x->cfg->label);
+            x->away = 1;
         }
         x->down_until = now_ms() + delay;
-    } else if (x->down > 0) {
-        report_error(x->rep, "receiver %s reachable again", x->cfg->label);
+    } else {
+        if (x->away) {
+            report_error(x->rep, "receiver %s reachable again", x->cfg->label);
+        }
         x->down = 0;
+        x->away = 0;
     }
     /* Dropping reorders the array: walk it from the end. */
     for (j = x->n; j-- > 0;) {
