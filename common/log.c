@@ -127,7 +127,8 @@ static size_t unquote(const char *s, size_t n, char *out)
 
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\\' && i + 1 < n) {
-            if (s[i + 1] == 'x' && i + 3 < n && sitx_hexval(s[i + 2]) >= 0 && sitx_hexval(s[i + 3]) >= 0) {
+            if (s[i + 1] == 'x' && i + 3 < n && sitx_hexval(s[i + 2]) >= 0 &&
+                sitx_hexval(s[i + 3]) >= 0) {
                 out[o++] = (char)(sitx_hexval(s[i + 2]) << 4 | sitx_hexval(s[i + 3]));
                 i += 3;
                 continue;

@@ -80,7 +80,8 @@ static int parse_line(const char *line, size_t len, size_t lineno, struct sitx_p
         key_end++;
     }
     if (sitx_pubkey_decode(line + a, key_end - a, peer->pk) != 0) {
-        sitx_peers_set_err(err, err_len, "line %zu: not a valid public key (44 base64 characters)", lineno);
+        sitx_peers_set_err(err, err_len, "line %zu: not a valid public key (44 base64 characters)",
+                           lineno);
         return SITX_E_BAD_KEY;
     }
     b = key_end;
@@ -93,11 +94,13 @@ static int parse_line(const char *line, size_t len, size_t lineno, struct sitx_p
         return 1;
     }
     if (len - b > SITX_PEER_NAME_MAX) {
-        sitx_peers_set_err(err, err_len, "line %zu: name longer than %d bytes", lineno, SITX_PEER_NAME_MAX);
+        sitx_peers_set_err(err, err_len, "line %zu: name longer than %d bytes", lineno,
+                           SITX_PEER_NAME_MAX);
         return SITX_E_MALFORMED;
     }
     if (!name_ok(line + b, len - b)) {
-        sitx_peers_set_err(err, err_len, "line %zu: name has a control character or invalid UTF-8", lineno);
+        sitx_peers_set_err(err, err_len, "line %zu: name has a control character or invalid UTF-8",
+                           lineno);
         return SITX_E_MALFORMED;
     }
     memcpy(peer->name, line + b, len - b);
@@ -140,14 +143,15 @@ int sitx_peers_parse(const char *text, size_t len, struct sitx_peers **out, char
         /* Keys are public, so a plain comparison is fine while parsing. */
         for (size_t i = 0; i < p->count; i++) {
             if (memcmp(p->list[i].pk, peer.pk, SITX_KEY_BYTES) == 0) {
-                sitx_peers_set_err(err, err_len, "line %zu: duplicate key (first on line %zu)", lineno,
-                        lines[i]);
+                sitx_peers_set_err(err, err_len, "line %zu: duplicate key (first on line %zu)",
+                                   lineno, lines[i]);
                 rc = SITX_E_MALFORMED;
                 goto out;
             }
         }
         if (p->count == SITX_PEERS_MAX) {
-            sitx_peers_set_err(err, err_len, "line %zu: more than %d peers", lineno, SITX_PEERS_MAX);
+            sitx_peers_set_err(err, err_len, "line %zu: more than %d peers", lineno,
+                               SITX_PEERS_MAX);
             rc = SITX_E_LIMIT;
             goto out;
         }

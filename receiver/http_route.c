@@ -26,7 +26,8 @@ long http_percent_decode(const char *in, size_t len, int plus_space, char *out, 
             int hi;
             int lo;
 
-            if (len - i < 3 || (hi = sitx_hexval(in[i + 1])) < 0 || (lo = sitx_hexval(in[i + 2])) < 0) {
+            if (len - i < 3 || (hi = sitx_hexval(in[i + 1])) < 0 ||
+                (lo = sitx_hexval(in[i + 2])) < 0) {
                 return -1;
             }
             ch = (char)(hi * 16 + lo);

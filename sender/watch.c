@@ -26,9 +26,9 @@
 #include "policy.h"
 #include "watch_state.h"
 
-#define PEND_MAX   10000
-#define BATCH_MAX  32
-#define TICK_MS    200
+#define PEND_MAX  10000
+#define BATCH_MAX 32
+#define TICK_MS   200
 
 struct pend {
     char *name;
@@ -473,8 +473,10 @@ static int setup(struct watch *x, int *ifd, int *sfd)
             return SEND_EXIT_LOCAL;
         }
         if (a.st_dev != b.st_dev) {
-            report_error(x->rep, "--after-stored move:%s: not on the file system of %s (a "
-                                 "rename must do)", x->w->move_to, x->dir);
+            report_error(x->rep,
+                         "--after-stored move:%s: not on the file system of %s (a "
+                         "rename must do)",
+                         x->w->move_to, x->dir);
             return SEND_EXIT_LOCAL;
         }
     }
@@ -506,8 +508,9 @@ static int setup(struct watch *x, int *ifd, int *sfd)
         return SEND_EXIT_INTERNAL;
     }
     *ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (*ifd < 0 || inotify_add_watch(*ifd, x->dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY |
-                                                        IN_CREATE | IN_ONLYDIR) < 0) {
+    if (*ifd < 0 ||
+        inotify_add_watch(*ifd, x->dir,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_CREATE | IN_ONLYDIR) < 0) {
         report_error(x->rep, "cannot watch %s: %s", x->dir, strerror(errno));
         return SEND_EXIT_LOCAL;
     }

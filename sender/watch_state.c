@@ -18,9 +18,9 @@
 #include "err.h"
 #include "hex.h"
 
-#define STATE_MAGIC     "sitx-watch-state 1"
-#define STATE_FILE_MAX  (256u * 1024 * 1024)
-#define STATE_NAME_MAX  4096
+#define STATE_MAGIC    "sitx-watch-state 1"
+#define STATE_FILE_MAX (256u * 1024 * 1024)
+#define STATE_NAME_MAX 4096
 
 static int mkdir_p(char *path)
 {

@@ -27,9 +27,9 @@ struct watch_state {
     struct watch_entry *e; /* oldest first */
     size_t n;
     size_t cap;
-    size_t max;     /* entries kept; 0 means WATCH_STATE_MAX */
-    size_t dropped; /* entries forgotten at the limit, so far */
-    char *path;     /* the state file */
+    size_t max;                   /* entries kept; 0 means WATCH_STATE_MAX */
+    size_t dropped;               /* entries forgotten at the limit, so far */
+    char *path;                   /* the state file */
     char errstr[WATCH_STATE_ERR]; /* why load or parse failed */
     /* Open-addressing indexes into e[] (slot value = index + 1, 0 empty),
      * by content hash and by name; keyed SipHash, rebuilt as e[] changes. */

@@ -90,7 +90,8 @@ static void test_add_find(void **state)
     e = watch_state_find_hash(&f->st, h1);
     assert_non_null(e);
     assert_string_equal(e->name, "a.png");
-    assert_ptr_equal(watch_state_find_file(&f->st, "b.jpg", 20, -7), watch_state_find_hash(&f->st, h2));
+    assert_ptr_equal(watch_state_find_file(&f->st, "b.jpg", 20, -7),
+                     watch_state_find_hash(&f->st, h2));
     /* Size, mtime and name must all match. */
     assert_null(watch_state_find_file(&f->st, "a.png", 11, 5));
     assert_null(watch_state_find_file(&f->st, "a.png", 10, 6));
@@ -135,7 +136,7 @@ static void test_many(void **state)
 static void test_save_reload(void **state)
 {
     struct fx *f = *state;
-    static const char *names[] = {"plain.png", "with space.jpg", "100%.png", "tab\there.png",
+    static const char *names[] = {"plain.png",     "with space.jpg",  "100%.png",  "tab\there.png",
                                   "nl\nthere.jpg", "caf\xc3\xa9.png", "#hash.png", "x\x7f.png"};
     uint8_t h[WATCH_HASH_BYTES];
     struct stat sb;
@@ -230,7 +231,9 @@ static void test_damaged(void **state)
     expect_refused(f, "sitx-watch-state 1", SITX_E_INVALID, "truncated");
     expect_refused(f, "sitx-watch-state 1\n0123456789abcdef 1 2 a.png\n", SITX_E_INVALID,
                    "line 2: the hash");
-    expect_refused(f, "sitx-watch-state 1\n" "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef 1 2 a\n",
+    expect_refused(f,
+                   "sitx-watch-state 1\n"
+                   "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef 1 2 a\n",
                    SITX_E_INVALID, "line 2: the hash");
     expect_refused(f, "sitx-watch-state 1\n" H64 " 1 a.png\n", SITX_E_INVALID,
                    "line 2: not four fields");
