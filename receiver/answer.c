@@ -58,6 +58,17 @@ int answer_close(uint8_t reason, const char *message, uint8_t *rec, size_t cap, 
     return sitx_close_encode(&cl, rec, cap, len);
 }
 
+void answer_cancel_msg(const struct sitx_cancel *m, char *out, size_t cap)
+{
+    static const char prefix[] = "cancelled by sender: ";
+    const char *why = m->message[0] != '\0'                 ? m->message
+                      : m->reason == SITX_CANCEL_INTERRUPTED ? "interrupted"
+                                                             : "local error";
+
+    /* The sender's text may take the whole string: ours goes first. */
+    snprintf(out, cap, "%s%.*s", prefix, (int)(SITX_TEXT_MAX - (sizeof(prefix) - 1)), why);
+}
+
 void answer_deadline_msg(uint64_t deadline_ms, char *out, size_t cap)
 {
     snprintf(out, cap, "deadline of %" PRIu64 " ms passed", deadline_ms);

@@ -29,6 +29,10 @@ int answer_result(const uint8_t id[static SITX_TRANSFER_ID_BYTES], uint8_t statu
 /* Encodes CLOSE (reason, message) into rec; returns 0 or the encoder's error. */
 int answer_close(uint8_t reason, const char *message, uint8_t *rec, size_t cap, size_t *len);
 
+/* The CANCELLED message for the sender's CANCEL m: "cancelled by sender: "
+ * then its message, or the reason when it gave none. */
+void answer_cancel_msg(const struct sitx_cancel *m, char *out, size_t cap);
+
 /* The TIMEOUT message for a deadline of deadline_ms. */
 void answer_deadline_msg(uint64_t deadline_ms, char *out, size_t cap);
 

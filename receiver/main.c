@@ -733,7 +733,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (cli.version) {
-        printf("sitx-recv %s (sitx protocol %d)\n", SITX_VERSION, SITX_PROTO_VERSION);
+        printf("sitx-recv %s (sitx protocol %d)\n", SITX_VERSION, SITX_PROTO_VERSION_MAX);
         return EXIT_OK;
     }
     check_args(&cli);

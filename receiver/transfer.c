@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "answer.h"
 #include "budget.h"
 #include "conn.h"
 #include "err.h"
@@ -22,9 +23,6 @@
 #include "record.h"
 #include "server.h"
 #include "store.h"
-
-/* The RESULT message of a withdrawn image starts so; the sender's text follows. */
-#define CANCEL_PREFIX "cancelled by sender: "
 
 /* Bytes that accepted transfers may still write, over the whole server: the
  * free-space check reserves them so that parallel offers cannot overbook. */
@@ -578,10 +576,7 @@ int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m)
      * kept for a resume. A local failure (a wrong prefix among them) is
      * the end of these bytes. */
     t->keep_partial = m->reason == SITX_CANCEL_INTERRUPTED;
-    snprintf(msg, sizeof(msg), CANCEL_PREFIX "%.*s", (int)(sizeof(msg) - sizeof(CANCEL_PREFIX)),
-             m->message[0] != '\0'                 ? m->message
-             : m->reason == SITX_CANCEL_INTERRUPTED ? "interrupted"
-                                                    : "local error");
+    answer_cancel_msg(m, msg, sizeof(msg));
     /* No more DATA or END comes for it: the next record may be an OFFER. */
     if (c->rx_t == t) {
         c->rx_t = NULL;

@@ -140,7 +140,7 @@ static void hs_pair(struct session *s, enum sitx_hs_pattern pat, const uint8_t *
     assert_int_equal(sitx_hs_new(&s->resp, &rc), 0);
 }
 
-/* One handshake message from `from` to `to`, framed; adds "<name>". */
+/* One handshake message from `from` to `to`, framed; adds "<name>" unless NULL. */
 static void hs_step(struct sitx_hs *from, struct sitx_hs *to, size_t want_len, const char *name)
 {
     uint8_t frame[2 + 256];
@@ -157,7 +157,9 @@ static void hs_step(struct sitx_hs *from, struct sitx_hs *to, size_t want_len, c
     sitx_store_be16(frame, (uint16_t)len);
     assert_int_equal(sitx_hs_read_message(to, frame + 2, len, payload, sizeof(payload), &plen), 0);
     assert_int_equal(plen, 0);
-    add(&made, name, frame, 2 + len);
+    if (name != NULL) {
+        add(&made, name, frame, 2 + len);
+    }
 }
 
 static void hs_finish(struct session *s, const char *hash_name)
@@ -188,8 +190,8 @@ static void session_free(struct session *s)
 /* Adds record plaintext "<name>" and its sealed frame "<name>-frame",
  * then opens the frame on the other side and checks it decodes to the
  * same bytes. */
-static void seal_record(struct sitx_cipher *tx, struct sitx_cipher *rx, const char *name,
-                        const uint8_t *rec, size_t rec_len)
+static void seal_record_v(struct sitx_cipher *tx, struct sitx_cipher *rx, const char *name,
+                          const uint8_t *rec, size_t rec_len, unsigned version)
 {
     uint8_t frame[BLOCK_MAX];
     uint8_t back[BLOCK_MAX];
@@ -209,9 +211,29 @@ static void seal_record(struct sitx_cipher *tx, struct sitx_cipher *rx, const ch
         sitx_transport_open(rx, frame + 2, frame_len - 2, back, sizeof(back), &back_len), 0);
     assert_int_equal(back_len, rec_len);
     assert_memory_equal(back, rec, rec_len);
-    if (sitx_record_decode(back, back_len, &dec, why, sizeof(why)) != 0) {
+    if (sitx_record_decode_v(back, back_len, version, &dec, why, sizeof(why)) != 0) {
         fail_msg("%s does not decode: %s", name, why);
     }
+}
+
+static void seal_record(struct sitx_cipher *tx, struct sitx_cipher *rx, const char *name,
+                        const uint8_t *rec, size_t rec_len)
+{
+    seal_record_v(tx, rx, name, rec, rec_len, SITX_PROTO_V1);
+}
+
+/* Seals rec from tx to rx without a block: a record the example passes over. */
+static void seal_quietly(struct sitx_cipher *tx, struct sitx_cipher *rx, const uint8_t *rec,
+                         size_t rec_len)
+{
+    uint8_t frame[BLOCK_MAX];
+    uint8_t back[BLOCK_MAX];
+    size_t frame_len = 0;
+    size_t back_len = 0;
+
+    assert_int_equal(sitx_transport_seal(tx, rec, rec_len, frame, sizeof(frame), &frame_len), 0);
+    assert_int_equal(
+        sitx_transport_open(rx, frame + 2, frame_len - 2, back, sizeof(back), &back_len), 0);
 }
 
 static void make_password_example(void)
@@ -351,6 +373,84 @@ static void make_key_example(void)
     assert_int_equal(
         answer_close(SITX_CLOSE_UNAUTHORIZED, ANSWER_MSG_UNAUTHORIZED, rec, sizeof(rec), &len), 0);
     seal_record(s.r_send, s.i_recv, "xx-close-unauthorized", rec, len);
+
+    session_free(&s);
+}
+
+/* Version 2 in key mode: the HELLO asks for 2, which changes the prologue
+ * and so every key after it; the sender offers red-dot.png (as in §12.3,
+ * c1 n = 0), the receiver ACCEPTs at 0 (c2 n = 0), and the user presses
+ * Ctrl-C: CANCEL INTERRUPTED, and the receiver's RESULT CANCELLED. */
+static void make_v2_example(void)
+{
+    struct sitx_greeting g = {0};
+    struct sitx_hello h = {0};
+    uint8_t gb[SITX_GREETING_LEN];
+    uint8_t hb[SITX_HELLO_LEN];
+    uint8_t prologue[SITX_PROLOGUE_LEN];
+    uint8_t i_sk[32], r_sk[32];
+    uint8_t hash[SITX_CONTENT_HASH_BYTES];
+    uint8_t rec[BLOCK_MAX];
+    size_t len = 0;
+    struct session s;
+    struct sitx_offer offer = {0};
+    struct sitx_accept accept = {0};
+    struct sitx_cancel cancel = {0};
+    struct sitx_record dec;
+    char msg[SITX_TEXT_MAX + 1];
+
+    g.version = SITX_PROTO_VERSION;
+    g.modes = SITX_AUTH_KEY;
+    sitx_greeting_encode(&g, gb);
+    h.version = SITX_PROTO_V2;
+    h.mode = SITX_AUTH_KEY;
+    sitx_hello_encode(&h, hb);
+    assert_int_equal(sitx_hello_decode(hb, &h), 0);
+    assert_int_equal(h.version, SITX_PROTO_V2);
+    add(&made, "v2-hello", hb, sizeof(hb));
+    sitx_prologue_build(gb, hb, prologue);
+    add(&made, "v2-prologue", prologue, sizeof(prologue));
+
+    hex32(init_static_hex, i_sk);
+    hex32(resp_static_hex, r_sk);
+    hs_pair(&s, SITX_HS_XX, prologue, sizeof(prologue), NULL, i_sk, r_sk);
+    hs_step(s.init, s.resp, 32, NULL); /* e alone: the prologue is not in it yet */
+    hs_step(s.resp, s.init, 96, "v2-xx-msg2-frame");
+    hs_step(s.init, s.resp, 64, NULL);
+    hs_finish(&s, "v2-xx-handshake-hash");
+
+    crypto_generichash(hash, sizeof(hash), red_dot, sizeof(red_dot), NULL, 0);
+    memcpy(offer.id, transfer_id, sizeof(transfer_id));
+    offer.format = SITX_FMT_PNG;
+    offer.size = sizeof(red_dot);
+    memcpy(offer.hash, hash, sizeof(hash));
+    strcpy(offer.name, "red-dot.png");
+    assert_int_equal(sitx_offer_encode(&offer, rec, sizeof(rec), &len), 0);
+    seal_quietly(s.i_send, s.r_recv, rec, len);
+    memcpy(accept.id, transfer_id, sizeof(transfer_id));
+    assert_int_equal(sitx_accept_encode_v(&accept, SITX_PROTO_V2, rec, sizeof(rec), &len), 0);
+    seal_quietly(s.r_send, s.i_recv, rec, len);
+
+    /* The sender's text, as sender/send_conn.c sends it on Ctrl-C. */
+    memcpy(cancel.id, transfer_id, sizeof(transfer_id));
+    cancel.reason = SITX_CANCEL_INTERRUPTED;
+    strcpy(cancel.message, "interrupted by the user");
+    assert_int_equal(sitx_cancel_encode(&cancel, rec, sizeof(rec), &len), 0);
+    seal_record_v(s.i_send, s.r_recv, "v2-cancel", rec, len, SITX_PROTO_V2);
+
+    /* The receiver's answer, from its own text and encoder. */
+    answer_cancel_msg(&cancel, msg, sizeof(msg));
+    assert_int_equal(answer_result(transfer_id, SITX_ST_CANCELLED, sizeof(red_dot), 7, hash,
+                                   "red-dot.png", msg, rec, sizeof(rec), &len),
+                     0);
+    seal_record_v(s.r_send, s.i_recv, "v2-result-cancelled", rec, len, SITX_PROTO_V2);
+    /* Version 1 knows neither. */
+    assert_int_not_equal(sitx_record_decode(find(&made, "v2-cancel")->bytes,
+                                            find(&made, "v2-cancel")->len, &dec, NULL, 0),
+                         0);
+    assert_int_not_equal(sitx_record_decode(find(&made, "v2-result-cancelled")->bytes,
+                                            find(&made, "v2-result-cancelled")->len, &dec, NULL, 0),
+                         0);
 
     session_free(&s);
 }
@@ -587,6 +687,7 @@ static int make_all(void **state)
     made.n = 0;
     make_password_example();
     make_key_example();
+    make_v2_example();
     make_seal_example();
     return 0;
 }
