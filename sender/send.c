@@ -267,8 +267,16 @@ static void interrupt_left(struct send_ctx *s)
         if (im->state == IMG_READY) {
             ready_unlink(s, im);
         }
-        if (im->state == IMG_NEW || im->state == IMG_READY) {
+        if (im->state == IMG_NEW || (im->state == IMG_READY && im->attempts == 0)) {
             image_interrupted(s, im, "the run was stopped before it was offered");
+        } else if (im->state == IMG_READY) {
+            /* Back for a retry (its last failure in error): not tried again. */
+            char why[SEND_ERROR_MAX];
+
+            snprintf(why, sizeof(why), "not retried after the interrupt; last: %s%s%.300s",
+                     im->status != NULL ? im->status : "", im->error[0] != '\0' ? ": " : "",
+                     im->error);
+            image_interrupted(s, im, why);
         }
     }
     s->next_new = s->n;

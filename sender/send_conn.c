@@ -132,6 +132,10 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
             image_apply_result(s, im, &k->early_res);
         } else if (im->valid < 0) {
             image_finish(s, im, OUTCOME_LOCAL, "LOCAL_ERROR", im->error);
+        } else if (s->interrupts > 0) {
+            /* Ctrl-C: no new attempt; say what ended this one. */
+            snprintf(quoted, sizeof(quoted), "the connection was lost after the interrupt: %s", why);
+            image_interrupted(s, im, quoted);
         } else {
             image_retry(s, im, 0, "NETWORK_ERROR", why);
         }
