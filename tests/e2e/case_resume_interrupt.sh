@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Ctrl-C on the sender mid-image (CANCEL INTERRUPTED, PROTOCOL.md §7 rule 7):
 # the receiver stores nothing but keeps what came as a partial, and the
-# next run resumes from it, sending only the rest.
+# next run resumes from it, sending only the rest. The image is large
+# enough that the sender cannot have queued all of it (and its END) into the
+# socket buffers before the signal.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/resume_lib.sh"
 
 src=$WORK/src
 mkdir "$src"
-gen_big_png "$src/stop.png" 8 21
+gen_big_png "$src/stop.png" 40 21
 size=$(file_size "$src/stop.png")
 start_pw_recv
 
 RELAY_OUT=$WORK/relay.out
 E2E_LOGS+=("$RELAY_OUT")
-python3 -u "$(dirname "$0")/slow_relay.py" "$RECV_PORT" 2000000 >"$RELAY_OUT" 2>&1 </dev/null &
+python3 -u "$(dirname "$0")/slow_relay.py" "$RECV_PORT" 8000000 >"$RELAY_OUT" 2>&1 </dev/null &
 E2E_PIDS+=($!)
 wait_log "$RELAY_OUT" '^listening port=' 10 || fail "slow relay not listening"
 RELAY_PORT=$(sed -n 's/^listening port=\([0-9]*\)$/\1/p' "$RELAY_OUT")
