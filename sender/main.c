@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "seal_cmd.h"
 #include "send.h"
 #include "walk.h"
+#include "usage.h"
 #include "watch.h"
 
 #ifndef SITX_VERSION
@@ -228,20 +228,6 @@ static void usage(FILE *f)
             "  When several apply: 130, then 4, 5, 3, 1.\n",
             DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS / 1000, SITX_DEFAULT_PORT, SITX_DEFAULT_PORT,
             SITX_DEFAULT_PORT);
-}
-
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die_usage(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more.\n", stderr);
-    exit(SEND_EXIT_USAGE);
 }
 
 static void parse_args(int argc, char **argv, struct args *a)

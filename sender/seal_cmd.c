@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "safefile.h"
 #include "seal.h"
 #include "secmem.h"
+#include "usage.h"
 
 #define PROG "sitx-send"
 
@@ -66,20 +66,6 @@ struct seal_args {
     int quiet;
 };
 
-static void seal_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void seal_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more.\n", stderr);
-    exit(SEND_EXIT_USAGE);
-}
-
 int seal_cmd_wanted(int argc, char **argv)
 {
     int seal = 0;
@@ -109,12 +95,12 @@ static void parse(int argc, char **argv, struct seal_args *a)
     while ((ch = getopt_long(argc, argv, "", seal_options, NULL)) != -1) {
         if (ch == '?' || ch == ':') {
             if (optopt >= SO_SEAL && optopt < SO_END_) {
-                seal_usage_error("option `%s' needs a value", argv[optind - 1]);
+                die_usage("option `%s' needs a value", argv[optind - 1]);
             }
-            seal_usage_error("`%s' is not an option of --seal", argv[optind - 1]);
+            die_usage("`%s' is not an option of --seal", argv[optind - 1]);
         }
         if (ch < SO_SEAL || ch >= SO_END_ || seen[ch - SO_SEAL]++) {
-            seal_usage_error("option `%s' given twice", argv[optind - 1]);
+            die_usage("option `%s' given twice", argv[optind - 1]);
         }
         switch (ch) {
         case SO_SEAL:
@@ -142,22 +128,22 @@ static void parse(int argc, char **argv, struct seal_args *a)
             a->quiet = 1;
             break;
         default:
-            seal_usage_error("`%s' is not an option of --seal", argv[optind - 1]);
+            die_usage("`%s' is not an option of --seal", argv[optind - 1]);
         }
     }
     if (a->out == NULL) {
-        seal_usage_error("%s", "--preview goes with --seal OUT.sitx");
+        die_usage("%s", "--preview goes with --seal OUT.sitx");
     }
     if (argc - optind != 1) {
-        seal_usage_error("--seal OUT.sitx takes exactly one IMAGE, not %d", argc - optind);
+        die_usage("--seal OUT.sitx takes exactly one IMAGE, not %d", argc - optind);
     }
     a->image = argv[optind];
     if ((a->receiver_key != NULL) == (a->password_file != NULL)) {
-        seal_usage_error("--seal needs --receiver-key KEY|FILE (and optionally --key FILE) or "
+        die_usage("--seal needs --receiver-key KEY|FILE (and optionally --key FILE) or "
                          "--password-file FILE");
     }
     if (a->key_file != NULL && a->receiver_key == NULL) {
-        seal_usage_error("--key signs a sealed file for a --receiver-key; with --password-file "
+        die_usage("--key signs a sealed file for a --receiver-key; with --password-file "
                          "give no --key");
     }
 }
@@ -347,7 +333,7 @@ int seal_cmd_main(int argc, char **argv)
     opts.mode = SITX_COMPRESS_LOSSLESS;
     opts.quality = 85;
     if (a.compress != NULL && parse_compress(a.compress, &opts) != 0) {
-        seal_usage_error("--compress wants none, lossless, lossy or lossy:QUALITY (1-100), not "
+        die_usage("--compress wants none, lossless, lossy or lossy:QUALITY (1-100), not "
                          "`%s'",
                          a.compress);
     }
