@@ -60,6 +60,9 @@ static int format_json(const struct image_report *ir, char *buf, size_t cap)
         sitx_json_str(&j, "hash", NULL);
     }
     sitx_json_str(&j, "format", ir->format);
+    if (ir->protocol != 0) {
+        sitx_json_u64(&j, "protocol", ir->protocol);
+    }
     return sitx_json_end(&j);
 }
 

@@ -24,6 +24,7 @@ struct image_report {
     const char *error;     /* NULL on success */
     const uint8_t *hash;   /* SITX_CONTENT_HASH_BYTES, or NULL when never prepared */
     const char *format;    /* "PNG", "JPEG", or NULL */
+    unsigned protocol;     /* the connection's protocol version, 0 when none carried it */
 };
 
 /* What a run came to, for the line that closes it. Each image given or

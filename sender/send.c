@@ -75,6 +75,7 @@ void image_finish(struct send_ctx *s, struct image *im, enum send_outcome outcom
     ir.error = im->error[0] != '\0' ? im->error : NULL;
     ir.hash = im->prepared ? im->hash : NULL;
     ir.format = im->prepared ? sitx_image_format_name(im->format) : NULL;
+    ir.protocol = im->attempts > 0 ? s->version : 0;
     if (report_image(s->rep, &ir) != 0) {
         s->exit = exit_combine(s->exit, SEND_EXIT_INTERNAL);
     }

@@ -33,8 +33,9 @@ start_gate() {
 }
 
 # Default: version 2 on both sides.
-send --password-file "$PW" --compress none --verbose "127.0.0.1:$RECV_PORT" "$src/v2-a.png"
+send --password-file "$PW" --compress none --verbose --json "127.0.0.1:$RECV_PORT" "$src/v2-a.png"
 assert_rc 0 "version 2 by default"
+json_check "$SEND_OUT" 'objs[0]["protocol"] == 2'
 stored_for "$INBOX" v2-a
 assert_same_bytes "$src/v2-a.png" "$STORED"
 assert_grep 'connected .*protocol=2' "$SEND_ERR" "sender logs the negotiated version"
@@ -54,9 +55,10 @@ assert_grep "--protocol wants 1 or 2, not \`3'" "$SEND_ERR" "--protocol 3 refuse
 # A receiver that refuses version 2: one refused HELLO, then version 1.
 start_gate "$RECV_PORT"
 n_v1=$(grep -c 'protocol=1' "$RECV_LOG")
-send --password-file "$PW" --compress none --verbose "127.0.0.1:$GATE_PORT" \
+send --password-file "$PW" --compress none --verbose --json "127.0.0.1:$GATE_PORT" \
     "$src/v2-c.png" "$src/v2-d.png"
 assert_rc 0 "fallback to version 1 in password mode"
+json_check "$SEND_OUT" '[o.get("protocol") for o in objs if "file" in o] == [1, 1]'
 for stem in v2-c v2-d; do
     stored_for "$INBOX" "$stem"
     assert_same_bytes "$src/$stem.png" "$STORED"
