@@ -45,6 +45,7 @@ send --password-file "$PW" --compress none --retries 0 --json "127.0.0.1:$PROXY_
     "$src/other.png"
 assert_rc 5 "cut with no retry left"
 wait_until 10 has_partials "$INBOX" || fail "no partial kept after the cut"
+wait_until 10 partials_idle "$INBOX" || fail "the receiver still holds the partial"
 [ "$(stat -c %a "$INBOX/.sitx-partial")" = 700 ] || fail "partial directory is not 0700"
 for f in $(partials "$INBOX"); do
     [ "$(stat -c %a "$f")" = 600 ] || fail "partial $f is not 0600"

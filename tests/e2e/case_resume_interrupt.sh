@@ -39,6 +39,7 @@ assert_rc 130 "interrupted run"
 wait_log "$RECV_LOG" 'cancelled .*file=stop\.png .*cancelled by sender: interrupted' 10 ||
     fail "the receiver did not log the cancel"
 assert_inbox_count "$INBOX" 0
+wait_until 10 partials_idle "$INBOX" || fail "the receiver still holds the partial"
 held=$(partial_bytes "$INBOX")
 [ "$held" -gt 0 ] && [ "$held" -lt "$size" ] || fail "the receiver kept $held of $size bytes"
 

@@ -36,6 +36,20 @@ has_partials() {
     [ -n "$(partials "$1")" ]
 }
 
+# partials_idle DIR: no transfer holds a partial of DIR any more (each is
+# flock'ed while in use), so their sizes are final.
+partials_idle() {
+    python3 - $(partials "$1") <<'PY'
+import fcntl, sys
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            sys.exit(1)
+PY
+}
+
 # partial_bytes DIR: the bytes they hold, together.
 partial_bytes() {
     local n=0 f
