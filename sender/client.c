@@ -422,6 +422,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
+        if (c->state == CL_ARGON && c->pending_refusal != 0) {
+            return; /* the refusal is answered once Argon2id is done */
+        }
         if (c->state != CL_READY && (nread == UV_EOF || nread == UV_ECONNRESET)) {
             /* What a receiver whose startup slots are all taken does. */
             client_fail(c, CLIENT_FAIL_BUSY, "%s %s the connection before the handshake completed",

@@ -31,6 +31,7 @@ void psk_cache_clear(struct psk_cache *pc)
 }
 
 static void hs_advance(struct client *c);
+static void on_refusal(struct client *c, const uint8_t *frame, size_t len);
 
 static void on_argon_work(uv_work_t *req)
 {
@@ -81,22 +82,31 @@ static void on_argon_done(uv_work_t *req, int status)
     struct client *c = job->c;
     struct psk_cache *pc = c->cfg.psk_cache;
 
+    if (status == 0 && job->rc == 0) {
+        /* Kept even when the connection ended meanwhile: a receiver from
+         * before version 2 refuses the HELLO at once, and the version 1
+         * connection that follows needs the same key. */
+        if (pc->psk == NULL) {
+            pc->psk = sitx_secret_alloc(SITX_PSK_BYTES);
+        }
+        if (pc->psk != NULL) {
+            memcpy(pc->psk, job->psk, SITX_PSK_BYTES);
+            memcpy(pc->salt, job->salt, SITX_SALT_LEN);
+            pc->ops = job->ops;
+            pc->mem_kib = job->mem_kib;
+        }
+    }
     if (c->state != CL_ARGON) {
         goto out; /* closed meanwhile */
+    }
+    if (c->pending_refusal != 0) {
+        on_refusal(c, &c->pending_version, (size_t)(c->pending_refusal - 1));
+        goto out;
     }
     if (status != 0 || job->rc != 0) {
         client_fail(c, CLIENT_FAIL_NOMEM, "Argon2id failed: %s",
                     status != 0 ? uv_strerror(status) : sitx_strerror(job->rc));
         goto out;
-    }
-    if (pc->psk == NULL) {
-        pc->psk = sitx_secret_alloc(SITX_PSK_BYTES);
-    }
-    if (pc->psk != NULL) {
-        memcpy(pc->psk, job->psk, SITX_PSK_BYTES);
-        memcpy(pc->salt, job->salt, SITX_SALT_LEN);
-        pc->ops = job->ops;
-        pc->mem_kib = job->mem_kib;
     }
     start_handshake(c, job->psk);
     client_drain_frames(c);
@@ -402,7 +412,11 @@ void client_drain_frames(struct client *c)
             return;
         }
         if (c->state == CL_ARGON) {
-            on_refusal(c, frame, len); /* the reader lets nothing else through */
+            /* The reader lets nothing else through. Acted on once the PSK
+             * is derived, so the connection that may follow has it. */
+            c->pending_refusal = 1 + (int)len;
+            c->pending_version = len == 1 ? frame[0] : 0;
+            return;
         } else if (c->state == CL_HANDSHAKE) {
             on_handshake_frame(c, frame, len);
         } else {

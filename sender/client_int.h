@@ -65,6 +65,10 @@ struct client {
     uint8_t hello[SITX_HELLO_LEN];
     unsigned version;       /* HELLO byte 4 */
     unsigned retry_version; /* CLIENT_FAIL_VERSION: the one to try next */
+    /* A refusal of HELLO read while Argon2id still runs: 1 + its length (0
+     * or 1), acted on once the PSK is in the cache for the next connection. */
+    int pending_refusal;
+    uint8_t pending_version;
     struct sitx_reader *reader;
     struct sitx_hs *hs;
     struct sitx_cipher *tx;

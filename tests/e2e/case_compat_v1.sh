@@ -129,6 +129,8 @@ send --password-file "$WORK/pw" --compress none --verbose "127.0.0.1:$RECV_PORT"
 assert_rc 0 "this sender to a version 1 receiver, password mode"
 assert_stored "$src/new-pw.png" "$src/new-pw.jpg"
 assert_grep 'connected .*protocol=1' "$SEND_ERR" "the sender ran version 1"
+[ "$(grep -c 'deriving the key' "$SEND_ERR")" -eq 1 ] ||
+    fail "Argon2id ran again for the version 1 connection"
 # A wrong password stays an authentication failure after the fallback.
 mkpass "$WORK/wrong"
 send --password-file "$WORK/wrong" --retries 0 "127.0.0.1:$RECV_PORT" "$src/new-pw.png"

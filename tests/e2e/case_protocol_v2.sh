@@ -64,6 +64,8 @@ for stem in v2-c v2-d; do
     assert_same_bytes "$src/$stem.png" "$STORED"
 done
 assert_grep 'protocol fallback .*version=1' "$SEND_ERR" "sender says it falls back"
+[ "$(grep -c 'deriving the key' "$SEND_ERR")" -eq 1 ] ||
+    fail "Argon2id ran again for the version 1 connection"
 [ "$(grep -c '^hello version=2' "$GATE_OUT")" -eq 1 ] || fail "not exactly one version 2 HELLO"
 [ "$(grep -c 'protocol=1' "$RECV_LOG")" -gt "$n_v1" ] || fail "no version 1 connection"
 
