@@ -268,6 +268,11 @@ static void serve(struct fake *f, int fd)
 
                 memset(&a, 0, sizeof(a));
                 memcpy(a.id, offer.id, sizeof(a.id));
+                if (w->version >= SITX_PROTO_V2 && attempt == 1 &&
+                    (f->script == SC_RESUME_WRONG || f->script == SC_RESUME_PAST_END)) {
+                    a.offset = f->script == SC_RESUME_WRONG ? offer.size / 2 : offer.size + 1;
+                    memset(a.prefix_hash, 0x5a, sizeof(a.prefix_hash));
+                }
                 sitx_accept_encode_v(&a, w->version, arec, sizeof(arec), &alen);
                 send_record(w, arec, alen);
             }
@@ -307,8 +312,19 @@ static void serve(struct fake *f, int fd)
             send_result(w, &offer, SITX_ST_OK, hash, "");
             continue;
         }
+        if (rec.type == SITX_REC_CANCEL) {
+            if (rec.u.cancel.reason == SITX_CANCEL_LOCAL) {
+                f->cancels_local++;
+            }
+            pthread_mutex_unlock(&f->mu);
+            send_result(w, &offer, SITX_ST_CANCELLED, NULL, "cancelled by sender");
+            continue;
+        }
         if (rec.type == SITX_REC_CLOSE && rec.u.close.reason == SITX_CLOSE_DONE) {
             f->close_done++;
+        }
+        if (rec.type == SITX_REC_CLOSE && rec.u.close.reason == SITX_CLOSE_PROTOCOL) {
+            f->close_protocol++;
         }
         pthread_mutex_unlock(&f->mu);
         break;

@@ -21,6 +21,11 @@ enum script {
     SC_REFUSE_HS,     /* an empty frame instead of handshake message 2 */
     SC_UNAUTHORIZED,  /* key mode: CLOSE UNAUTHORIZED after message 3 */
     SC_V1_ONLY,       /* a HELLO above version 1 gets the version frame 00 01 01 */
+    /* Version 2, first offer of each image: ACCEPT at half its size with a
+     * prefix hash that is not the sender's (CANCEL answered CANCELLED). */
+    SC_RESUME_WRONG,
+    /* Version 2, first offer of each image: ACCEPT past its size. */
+    SC_RESUME_PAST_END,
 };
 
 #define MAX_IDS   16
@@ -47,6 +52,8 @@ struct fake {
     int stored;
     int close_done;
     int data_after_result; /* DATA records that followed an early RESULT */
+    int cancels_local;     /* CANCEL LOCAL records */
+    int close_protocol;    /* CLOSE PROTOCOL from the sender */
     int ends_after_result;
     uint8_t ids[MAX_IDS][SITX_TRANSFER_ID_BYTES];
     int attempts[MAX_IDS];

@@ -195,6 +195,39 @@ static void test_bad_receipt_is_retried(void **state)
     assert_field(&r, png_a, "\"status\":\"INTEGRITY\"");
 }
 
+/* Version 2 resume: the sender trusts no offset. A prefix hash that is not
+ * its own is withdrawn (CANCEL LOCAL) and the image offered again at once,
+ * not counted as an attempt, and sent whole; an offset past the image is a
+ * violation, and the retry sends it whole. */
+static void test_resume_is_proven(void **state)
+{
+    struct fake *f = fake_start_ok(SITX_AUTH_KEY, SC_RESUME_WRONG);
+    char *files[] = {png_a};
+    struct run r;
+
+    (void)state;
+    run_send(f->port, SITX_AUTH_KEY, f->kp.pk, NULL, files, 1, 0, &r);
+    fake_stop(f);
+    assert_int_equal(r.rc, SEND_EXIT_OK);
+    assert_field(&r, png_a, "\"status\":\"OK\"");
+    assert_field(&r, png_a, "\"attempts\":1");
+    assert_null(strstr(r.out, "resumed_from"));
+    assert_int_equal(f->cancels_local, 1);
+    assert_int_equal(f->offers, 2);
+    assert_int_equal(f->stored, 1);
+    fake_free(f);
+
+    f = fake_start_ok(SITX_AUTH_KEY, SC_RESUME_PAST_END);
+    run_send(f->port, SITX_AUTH_KEY, f->kp.pk, NULL, files, 1, 1, &r);
+    fake_stop(f);
+    assert_int_equal(r.rc, SEND_EXIT_OK);
+    assert_field(&r, png_a, "\"status\":\"OK\"");
+    assert_field(&r, png_a, "\"attempts\":2");
+    assert_int_equal(f->close_protocol, 1);
+    assert_int_equal(f->stored, 1);
+    fake_free(f);
+}
+
 static void test_early_result_keeps_stream_in_step(void **state)
 {
     struct fake *f = fake_start_ok(SITX_AUTH_KEY, SC_EARLY_TIMEOUT);
@@ -427,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_ok_counts),
         cmocka_unit_test(test_bad_receipt_is_retried),
         cmocka_unit_test(test_early_result_keeps_stream_in_step),
+        cmocka_unit_test(test_resume_is_proven),
         cmocka_unit_test(test_refused_at_offer),
         cmocka_unit_test(test_pin_mismatch_sends_no_message_3),
         cmocka_unit_test(test_tofu_records_and_pins),
