@@ -67,6 +67,19 @@ int sitx_png_stream_feed(struct sitx_png_stream *s, const uint8_t *buf, size_t l
 int sitx_png_stream_finish(struct sitx_png_stream *s, struct sitx_image_info *info);
 const char *sitx_png_stream_errstr(const struct sitx_png_stream *s);
 void sitx_png_stream_free(struct sitx_png_stream *s);
+/* Once libpng has read the header chunks (the first IDAT header fed),
+ * nothing failed and the memory limit leaves 256 KiB for the rest: info,
+ * size, bits per pixel and interlacing; else -1. */
+int sitx_png_stream_geometry(const struct sitx_png_stream *s, struct sitx_image_info *info,
+                             uint32_t *width, uint32_t *height, int *pixel_depth, int *interlaced);
+/* 1 when the streaming walk skips the chunk of this type at offset at
+ * without showing it to libpng (ancillary chunks validation has no use for). */
+int sitx_png_chunk_dropped(uint64_t at, const uint8_t type[4]);
+/* Whole-buffer shortcut (image_png_fast.c): 0 with info set when the image
+ * is sound, SITX_IMAGE_MORE when the streaming path must decide. It never
+ * accepts what the streaming path refuses; it never refuses. */
+int sitx_png_validate_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                           struct sitx_image_info *info);
 
 /* JPEG streaming validation (image_jpeg.c): suspending source, bounded window. */
 struct sitx_jpeg_stream;

@@ -284,7 +284,7 @@ static int process(struct sitx_png_stream *s, const uint8_t *buf, size_t len)
 /* Ancillary chunks libpng handles and validation may care about (they are
  * small); every other ancillary chunk is skipped. The first chunk always
  * goes to libpng, which insists on IHDR there. */
-static int drop_chunk(uint64_t at, const uint8_t type[4])
+int sitx_png_chunk_dropped(uint64_t at, const uint8_t type[4])
 {
     static const char keep[][5] = {"bKGD", "cHRM", "gAMA", "hIST", "oFFs", "pCAL",
                                    "pHYs", "sBIT", "sCAL", "sRGB", "tIME", "tRNS"};
@@ -328,7 +328,7 @@ static int take_header(struct sitx_png_stream *s)
     }
     s->after_iend = memcmp(type, "IEND", 4) == 0;
     s->next_chunk = hdr_at + 12 + n;
-    s->cur_pass = !drop_chunk(hdr_at, s->hdr + 4);
+    s->cur_pass = !sitx_png_chunk_dropped(hdr_at, s->hdr + 4);
     if (s->cur_pass && big && (hdr_at == 8 || (s->hdr[4] & 0x20) == 0)) {
         sitx_image_seterr(m, "%.4s chunk of %u bytes is too large", type, (unsigned)n);
         set_error(s, SITX_E_BAD_IMAGE, m);
@@ -429,6 +429,24 @@ int sitx_png_stream_finish(struct sitx_png_stream *s, struct sitx_image_info *in
     if (info != NULL) {
         *info = s->info;
     }
+    return 0;
+}
+
+int sitx_png_stream_geometry(const struct sitx_png_stream *s, struct sitx_image_info *info,
+                             uint32_t *width, uint32_t *height, int *pixel_depth, int *interlaced)
+{
+    /* The streaming path goes on to allocate zlib's 32 KiB window and a
+     * few save buffers under lim.max_memory; without that room it may
+     * refuse for memory, so the caller must not decide either. */
+    if (s->err != 0 || !s->have_info || s->done ||
+        s->mem_used + 256u * 1024 > s->lim.max_memory) {
+        return -1;
+    }
+    *info = s->info;
+    *width = s->info.width;
+    *height = s->info.height;
+    *pixel_depth = png_get_bit_depth(s->png, s->pinfo) * png_get_channels(s->png, s->pinfo);
+    *interlaced = s->info.progressive;
     return 0;
 }
 

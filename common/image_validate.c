@@ -1,6 +1,7 @@
 /* Whole-buffer and streaming validation, and RGBA decoding, dispatched by
  * format. sitx_image_validate() is the streaming validator fed once, so the
- * two can never disagree. */
+ * two can never disagree; a PNG goes through a shortcut first that only
+ * ever accepts what the streaming validator accepts (image_png_fast.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,12 +195,27 @@ int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_
                         struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX])
 {
     struct sitx_image_validator *v = NULL;
+    struct sitx_image_limits def;
+    struct sitx_image_info fast;
+    enum sitx_image_format fmt = sitx_image_detect(buf, len);
     int rc;
 
     err[0] = '\0';
-    if (sitx_image_detect(buf, len) == SITX_IMAGE_UNKNOWN) {
+    if (fmt == SITX_IMAGE_UNKNOWN) {
         sitx_image_seterr(err, "not a PNG or JPEG image (unknown magic bytes)");
         return SITX_E_UNSUPPORTED;
+    }
+    if (lim == NULL) {
+        sitx_image_limits_default(&def);
+        lim = &def;
+    }
+    /* A sound PNG in memory: without unfiltering its rows (image_png_fast.c).
+     * Anything else, and every refusal, comes from the streaming path. */
+    if (fmt == SITX_IMAGE_PNG && sitx_png_validate_fast(buf, len, lim, &fast) == 0) {
+        if (info != NULL) {
+            *info = fast;
+        }
+        return 0;
     }
     rc = sitx_image_validator_new(&v, lim);
     if (rc != 0) {

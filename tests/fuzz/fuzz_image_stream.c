@@ -4,13 +4,19 @@
  * header, and is raised to what it needs as soon as it does. Beyond "no
  * crash": the streamed verdict, its message and the image info equal
  * sitx_image_validate() on the whole buffer, and errors stick. Limits
- * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB. */
+ * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB.
+ *
+ * For PNG this is also the differential target of the whole-buffer
+ * shortcut (image_png_fast.c), which sitx_image_validate() takes and the
+ * streaming validator never does: the shortcut must accept nothing the
+ * streaming path refuses, with the same info. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image.h"
+#include "image_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,6 +78,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (src != wrc || (wrc != 0 && strcmp(err, sitx_image_validator_errstr(v)) != 0) ||
         (wrc == 0 && memcmp(&whole, &streamed, sizeof(whole)) != 0)) {
         abort();
+    }
+    if (sitx_image_detect(data + 1, size - 1) == SITX_IMAGE_PNG) {
+        struct sitx_image_info fast;
+        int frc;
+
+        memset(&fast, 0, sizeof(fast));
+        frc = sitx_png_validate_fast(data + 1, size - 1, &lim, &fast);
+        if ((frc != 0 && frc != SITX_IMAGE_MORE) ||
+            (frc == 0 && (src != 0 || memcmp(&fast, &streamed, sizeof(fast)) != 0))) {
+            abort(); /* the shortcut accepted what the streaming path refuses */
+        }
     }
     sitx_image_validator_free(v);
     return 0;
