@@ -66,7 +66,9 @@ const char *sitx_image_ext(enum sitx_image_format f);         /* ".png", ".jpg",
  * SITX_E_LIMIT or SITX_E_NOMEM, with the reason in err. Any libjpeg warning
  * (corrupt data) refuses a JPEG; PNG ancillary-chunk faults that libpng
  * only warns about (bad CRC, misplaced chunk) do not refuse. info may be
- * NULL. It is the streaming validator below fed the whole buffer at once. */
+ * NULL. It gives what the streaming validator below gives when fed the
+ * whole buffer; a sound PNG is checked without unfiltering its rows
+ * (image_png_fast.c), anything else through the streaming validator. */
 int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                         struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX]);
 

@@ -1,7 +1,8 @@
 /* PNG validation by libpng's progressive reader: bytes go in as they arrive,
  * rows are unfiltered one at a time in libpng's own row buffer and dropped,
- * so the decoded image is never held. sitx_image_validate() uses the same
- * path on a whole buffer, so both always agree.
+ * so the decoded image is never held. sitx_image_validate() tries the
+ * shortcut of image_png_fast.c first, which only accepts what this path
+ * accepts, and comes here for everything else.
  *
  * Warnings: libpng reports faults in ancillary chunks (bad CRC, misplaced
  * chunk, a known-incorrect sRGB profile) as warnings and drops the chunk; we
