@@ -439,8 +439,7 @@ int sitx_png_stream_geometry(const struct sitx_png_stream *s, struct sitx_image_
     /* The streaming path goes on to allocate zlib's 32 KiB window and a
      * few save buffers under lim.max_memory; without that room it may
      * refuse for memory, so the caller must not decide either. */
-    if (s->err != 0 || !s->have_info || s->done ||
-        s->mem_used + 256u * 1024 > s->lim.max_memory) {
+    if (s->err != 0 || !s->have_info || s->done || s->mem_used + 256u * 1024 > s->lim.max_memory) {
         return -1;
     }
     *info = s->info;

@@ -68,7 +68,7 @@ static int check_same_lim(const uint8_t *buf, size_t len, const struct sitx_imag
     ra = streamed(buf, len, &lim, &a, ma);
     rb = sitx_image_validate(buf, len, &lim, &b, mb);
     rf = sitx_image_detect(buf, len) == SITX_IMAGE_PNG ? sitx_png_validate_fast(buf, len, &lim, &f)
-                                                        : SITX_IMAGE_MORE;
+                                                       : SITX_IMAGE_MORE;
     if (ra != rb || (ra != 0 && strcmp(ma, mb) != 0) || (rf == 0 && ra != 0)) {
         fail_msg("%s: streaming %d \"%s\", whole buffer %d \"%s\", shortcut %d", what, ra, ma, rb,
                  mb, rf);
@@ -127,11 +127,11 @@ static void add_chunk(struct sitx_buf *b, const char *type, const uint8_t *data,
 struct rebuild {
     int window_bits;
     size_t split;
-    int empty_idat;     /* an IDAT of 0 bytes after the first */
-    int tail_bytes;     /* bytes after the zlib stream inside the last IDAT */
-    int bad_filter;     /* the last row's filter byte set to 5 */
-    const char *after;  /* chunk type to put after the image data */
-    int text_between;   /* a tEXt between two IDATs */
+    int empty_idat;    /* an IDAT of 0 bytes after the first */
+    int tail_bytes;    /* bytes after the zlib stream inside the last IDAT */
+    int bad_filter;    /* the last row's filter byte set to 5 */
+    const char *after; /* chunk type to put after the image data */
+    int text_between;  /* a tEXt between two IDATs */
 };
 
 static int rebuild(const uint8_t *in, size_t len, const struct rebuild *rb, struct sitx_buf *out)
@@ -296,8 +296,8 @@ static void walk(const char *dir)
             continue;
         }
         assert_int_equal(tu_read_file(path, &buf, &len), 0);
-        if (sitx_image_detect(buf, len) == SITX_IMAGE_PNG &&
-            check_same(buf, len, path) == 0 && len > 8) {
+        if (sitx_image_detect(buf, len) == SITX_IMAGE_PNG && check_same(buf, len, path) == 0 &&
+            len > 8) {
             damage(buf, len, path);
         }
         free(buf);
