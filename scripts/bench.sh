@@ -2,7 +2,7 @@
 # Benchmarks sitx against OpenSSH's scp (aes256-gcm) on the same images, in
 # the same run, and prints figures; it never decides pass/fail on timings.
 #
-#   scripts/bench.sh [--quick] [--no-netns] [--generated]
+#   scripts/bench.sh [--quick] [--no-netns] [--generated] [--only=ROWS]
 #
 # What it measures (see DESIGN.md "Where the time goes, and the targets"):
 #   1. one ~4 MB JPEG, from starting the client to its exit: sitx-send vs scp
@@ -16,6 +16,11 @@
 #      (resumed from the receiver's partial) vs the same image sent whole
 #   7. the batch over a veth pair between two network namespaces shaped with
 #      tc tbf to 100 Mbit/s and 10 Mbit/s: sitx none / lossless vs scp
+#   8. password: the one image in password mode vs key mode and scp, with
+#      the Argon2id cost each invocation pays (rows "password")
+#   9. receiver peak memory while 16 senders each push a 16 Mpx progressive
+#      JPEG (rows "memory-progressive")
+# --only ROWS (comma-separated names from 8-9) runs just those rows.
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
 # The images are real photos and wallpapers from a Debian package (see
 # below), or generated ones with --generated or when that cannot be fetched.
@@ -26,12 +31,14 @@ top=$PWD
 quick=0
 netns=1
 generated=0
+only=
 for a in "$@"; do
     case "$a" in
     --quick) quick=1 ;;
     --no-netns) netns=0 ;;
     --generated) generated=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --only=*) only=${a#--only=} ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -111,14 +118,15 @@ recv_pub=$(grep -Eo '[A-Za-z0-9+/]{43}=' "$work/keys/recv.pub" | head -1)
 send_pub=$(grep -Eo '[A-Za-z0-9+/]{43}=' "$work/keys/send.pub" | head -1)
 echo "$send_pub bench" >"$work/keys/authorized"
 
-# start_receiver NETNS_PREFIX ADDR -> sets recv_pid, recv_port
+# start_receiver NETNS_PREFIX ADDR [MODE ARGS...] -> sets recv_pid, recv_port;: MODE ARGS default to key mode
 start_receiver() {
     local prefix=$1 addr=$2 log=$work/recv.log
+    shift 2
+    [ $# -gt 0 ] || set -- --key "$work/keys/recv.key" --authorized "$work/keys/authorized"
     rm -rf "$work/inbox"; mkdir -p "$work/inbox"
     : >"$log"
-    $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" --key "$work/keys/recv.key" \
-        --authorized "$work/keys/authorized" --max-size 256M --max-per-address 32 \
-        --max-transfers-per-sender 32 2>"$log" &
+    $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" "$@" --max-size 256M \
+        --max-per-address 32 --max-transfers-per-sender 32 2>"$log" &
     recv_pid=$!
     pids+=("$recv_pid")
     for _ in $(seq 1 200); do
@@ -185,6 +193,81 @@ time_ms() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1048576 / (ms / 1000); else print "n/a" }'; }
+
+# --- rows 8 and 9, also run alone with --only ------------------------------
+row_password() {
+    local pw=$work/keys/password key_ms pw_ms scp_ms
+    echo
+    echo "== password mode: the one image, $(mb "$one_bytes") MB JPEG, start to exit (median of $runs)"
+    printf 'bench passphrase %s\n' "$$" >"$pw"
+    chmod 600 "$pw"
+    start_sshd "" 127.0.0.1
+    scp_ms=$(time_ms scp_to "" 127.0.0.1 "$work/one/photo.jpg")
+    kill "$sshd_pid" 2>/dev/null || true
+    start_receiver "" 127.0.0.1
+    key_ms=$(time_ms sitx_to "" 127.0.0.1 none "$work/one/photo.jpg")
+    stop_receiver
+    start_receiver "" 127.0.0.1 --password-file "$pw"
+    pw_ms=$(time_ms sitx_pw_to "$pw" "$work/one/photo.jpg")
+    stop_receiver
+    printf '%-34s %8s %8s %8s %s\n' "case" "scp ms" "sitx ms" "ratio" "target"
+    printf '%-34s %8s %8s %8s %s\n' "one JPEG, key mode" "$scp_ms" "$key_ms" \
+        "$(ratio "$key_ms" "$scp_ms")" "<= 0.25"
+    printf '%-34s %8s %8s %8s %s\n' "one JPEG, password mode" "$scp_ms" "$pw_ms" \
+        "$(ratio "$pw_ms" "$scp_ms")" "<= 0.25"
+    echo "password mode pays Argon2id (ops 3, 64 MiB: the receiver's parameters, sent in its" \
+        "greeting) once per sitx-send invocation: about $((pw_ms - key_ms)) ms here"
+}
+sitx_pw_to() { # password-file files...
+    local pw=$1
+    shift
+    rm -rf "$work/inbox"/* 2>/dev/null || true
+    "$send" --password-file "$pw" --quiet --compress none "127.0.0.1:$recv_port" "$@" >/dev/null
+}
+
+row_memory_progressive() {
+    local dir=$work/prog i t0 t1 stored fail=0 px
+    mkdir -p "$dir"
+    # 4700x3500 (16.5 Mpx), progressive, each one different (a second copy
+    # of the same content would be answered ALREADY_STORED).
+    for i in $(seq 1 16); do
+        "$imgtool" gen-jpeg "$dir/base$i.jpg" 4700 3500 95 $((200 + i)) >/dev/null
+        jpegtran -copy all -progressive -outfile "$dir/prog$i.jpg" "$dir/base$i.jpg"
+        rm -f "$dir/base$i.jpg"
+    done
+    px=$(du -cb "$dir"/prog*.jpg | tail -1 | cut -f1)
+    echo
+    echo "== receiver peak memory: 16 senders at once, each a 16.5 Mpx progressive JPEG" \
+        "($(mb $((px / 16))) MB each)"
+    start_receiver "" 127.0.0.1
+    t0=$(now_ms)
+    local senders=()
+    for i in $(seq 1 16); do
+        "$send" --key "$work/keys/send.key" --receiver-key "$recv_pub" --quiet --compress none \
+            "127.0.0.1:$recv_port" "$dir/prog$i.jpg" >/dev/null &
+        senders+=($!)
+    done
+    for p in "${senders[@]}"; do
+        wait "$p" || fail=1
+    done
+    t1=$(now_ms)
+    stored=$(find "$work/inbox" -maxdepth 1 -type f ! -name '.*' | wc -l)
+    echo "receiver VmHWM: $(( $(peak_kib "$recv_pid") / 1024 )) MB (target < 96 MB; validation" \
+        "memory is --validation-memory, default 64 MiB, shared); $stored of 16 stored in" \
+        "$((t1 - t0)) ms$( [ "$fail" = 1 ] && echo '; some senders failed')"
+    stop_receiver
+}
+
+if [ -n "$only" ]; then
+    for r in ${only//,/ }; do
+        case "$r" in
+        password) row_password ;;
+        memory-progressive) row_memory_progressive ;;
+        *) echo "bench: unknown row $r (password, memory-progressive)" >&2; exit 2 ;;
+        esac
+    done
+    exit 0
+fi
 
 echo
 echo "== image module, one core, in-process (the batch's files)"
@@ -334,6 +417,9 @@ printf '%-34s %12s %8s\n' "full resend $(mb "$big_bytes") MB" "$full_sent" "$ful
 printf '%-34s %12s %8s\n' "resume 40 MB at 50 %" "$res_sent" "$res_med"
 echo "resumed from byte $res_from ($res_status): $(ratio "$res_sent" "$full_sent") of the bytes," \
     "$(ratio "$res_med" "$full_med") of the time"
+
+row_password
+row_memory_progressive
 
 if [ "$netns" = 0 ]; then
     exit 0
