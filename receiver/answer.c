@@ -61,7 +61,7 @@ int answer_close(uint8_t reason, const char *message, uint8_t *rec, size_t cap, 
 void answer_cancel_msg(const struct sitx_cancel *m, char *out, size_t cap)
 {
     static const char prefix[] = "cancelled by sender: ";
-    const char *why = m->message[0] != '\0'                 ? m->message
+    const char *why = m->message[0] != '\0'                  ? m->message
                       : m->reason == SITX_CANCEL_INTERRUPTED ? "interrupted"
                                                              : "local error";
 

@@ -62,15 +62,15 @@ struct sitx_conn {
     struct sitx_proxyhdr *proxy; /* CONN_PROXY only */
     uint8_t hello[SITX_HELLO_LEN];
     size_t hello_len;
-    uint8_t mode; /* enum sitx_auth_mode the sender chose */
+    uint8_t mode;     /* enum sitx_auth_mode the sender chose */
     unsigned version; /* the HELLO's: SITX_PROTO_V1 or V2, which records the connection has */
     struct sitx_reader *reader;
     struct sitx_hs *hs;
     struct sitx_cipher *tx;
     struct sitx_cipher *rx;
-    uint8_t *rbuf;        /* CONN_READ_BUF bytes for uv_read, once authenticated */
+    uint8_t *rbuf;              /* CONN_READ_BUF bytes for uv_read, once authenticated */
     uint8_t hsbuf[CONN_HS_BUF]; /* for uv_read until then */
-    int reading;          /* uv_read_start is active */
+    int reading;                /* uv_read_start is active */
     int paused;           /* reading stopped: a write job holds both chunks, or writes back up */
     size_t write_backlog; /* bytes in write requests not yet completed */
 

@@ -70,9 +70,9 @@ static void log_outcome(const struct transfer *t, uint8_t status, const char *ms
         break;
     case SITX_ST_CANCELLED:
         sitx_log(SITX_LOG_NOTICE, "cancelled",
-                 "peer=%s key=%s file=%s bytes=%" PRIu64 " received=%" PRIu64 " reason=%s",
-                 c->peer, c->keyfp, sitx_log_quote(t->name, qname, sizeof(qname)), t->size,
-                 t->received, sitx_log_quote(msg != NULL ? msg : "", qmsg, sizeof(qmsg)));
+                 "peer=%s key=%s file=%s bytes=%" PRIu64 " received=%" PRIu64 " reason=%s", c->peer,
+                 c->keyfp, sitx_log_quote(t->name, qname, sizeof(qname)), t->size, t->received,
+                 sitx_log_quote(msg != NULL ? msg : "", qmsg, sizeof(qmsg)));
         break;
     default:
         sitx_log(status == SITX_ST_INTERNAL || status == SITX_ST_DISK_FULL ? SITX_LOG_WARNING

@@ -51,7 +51,7 @@ struct client_config {
     const struct sitx_passphrase *pw; /* password mode */
     struct psk_cache *psk_cache;      /* password mode */
     uint64_t timeout_ms;              /* silence from the receiver that ends the connection */
-    unsigned version; /* the HELLO's: SITX_PROTO_V1 or V2 (0 is V1) */
+    unsigned version;                 /* the HELLO's: SITX_PROTO_V1 or V2 (0 is V1) */
     /* Whether a refused HELLO of a version above 1 may be another version
      * (PROTOCOL.md §3): then it ends with CLIENT_FAIL_VERSION, not AUTH. */
     int fallback;

@@ -11,28 +11,28 @@
 
 /* Exit codes of sitx-send; --help and the man page list them. */
 enum send_exit {
-    SEND_EXIT_OK = 0,       /* every image stored (OK or ALREADY_STORED) */
-    SEND_EXIT_REFUSED = 1,  /* an image refused, or a retryable failure persisted */
-    SEND_EXIT_USAGE = 2,    /* bad command line */
-    SEND_EXIT_LOCAL = 3,    /* a file missing, unreadable, or not PNG/JPEG */
-    SEND_EXIT_AUTH = 4,     /* wrong password, not authorised, receiver key mismatch */
-    SEND_EXIT_NETWORK = 5,  /* cannot connect, connection lost, no answer, after retries */
-    SEND_EXIT_INTERNAL = 6, /* a bug or no memory */
-    SEND_EXIT_PAIR = 7,     /* --pair: refused, declined, codes differ, window closed */
+    SEND_EXIT_OK = 0,            /* every image stored (OK or ALREADY_STORED) */
+    SEND_EXIT_REFUSED = 1,       /* an image refused, or a retryable failure persisted */
+    SEND_EXIT_USAGE = 2,         /* bad command line */
+    SEND_EXIT_LOCAL = 3,         /* a file missing, unreadable, or not PNG/JPEG */
+    SEND_EXIT_AUTH = 4,          /* wrong password, not authorised, receiver key mismatch */
+    SEND_EXIT_NETWORK = 5,       /* cannot connect, connection lost, no answer, after retries */
+    SEND_EXIT_INTERNAL = 6,      /* a bug or no memory */
+    SEND_EXIT_PAIR = 7,          /* --pair: refused, declined, codes differ, window closed */
     SEND_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM stopped the run (128 + SIGINT) */
 };
 
 /* What became of one image; each maps to an exit code. */
 enum send_outcome {
-    OUTCOME_NONE = 0, /* not finished */
-    OUTCOME_STORED,   /* RESULT OK */
-    OUTCOME_ALREADY,  /* RESULT ALREADY_STORED */
-    OUTCOME_REFUSED,  /* a RESULT status that is not retried */
-    OUTCOME_FAILED,   /* a retryable RESULT status, still failing after the retries */
-    OUTCOME_LOCAL,    /* the file could not be read or is not PNG/JPEG */
-    OUTCOME_NETWORK,  /* connection failures or timeouts, after the retries */
-    OUTCOME_AUTH,     /* authentication failed; nothing was sent */
-    OUTCOME_INTERNAL, /* no memory, or an impossible state */
+    OUTCOME_NONE = 0,    /* not finished */
+    OUTCOME_STORED,      /* RESULT OK */
+    OUTCOME_ALREADY,     /* RESULT ALREADY_STORED */
+    OUTCOME_REFUSED,     /* a RESULT status that is not retried */
+    OUTCOME_FAILED,      /* a retryable RESULT status, still failing after the retries */
+    OUTCOME_LOCAL,       /* the file could not be read or is not PNG/JPEG */
+    OUTCOME_NETWORK,     /* connection failures or timeouts, after the retries */
+    OUTCOME_AUTH,        /* authentication failed; nothing was sent */
+    OUTCOME_INTERNAL,    /* no memory, or an impossible state */
     OUTCOME_INTERRUPTED, /* Ctrl-C: never offered, withdrawn, or not answered in time */
 };
 

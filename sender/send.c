@@ -298,8 +298,9 @@ static void interrupt_unanswered(struct send_ctx *s)
         memcpy(list, k->inflight, n * sizeof(*list));
         conn_close(k, SITX_CLOSE_DONE, NULL);
         for (j = 0; j < n; j++) {
-            image_interrupted(s, list[j], "no answer from the receiver within --timeout after "
-                                          "the interrupt");
+            image_interrupted(s, list[j],
+                              "no answer from the receiver within --timeout after "
+                              "the interrupt");
         }
     }
 }

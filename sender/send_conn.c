@@ -120,8 +120,7 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
     for (i = 0; i < n; i++) {
         struct image *im = list[i];
 
-        if (kind == CLIENT_FAIL_BUSY && !im->early && im->valid >= 0 &&
-            im->state == IMG_OFFERED) {
+        if (kind == CLIENT_FAIL_BUSY && !im->early && im->valid >= 0 && im->state == IMG_OFFERED) {
             image_requeue(s, im); /* refused unseen: not an attempt */
             continue;
         }
@@ -134,7 +133,8 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
             image_finish(s, im, OUTCOME_LOCAL, "LOCAL_ERROR", im->error);
         } else if (s->interrupts > 0) {
             /* Ctrl-C: no new attempt; say what ended this one. */
-            snprintf(quoted, sizeof(quoted), "the connection was lost after the interrupt: %s", why);
+            snprintf(quoted, sizeof(quoted), "the connection was lost after the interrupt: %s",
+                     why);
             image_interrupted(s, im, quoted);
         } else {
             image_retry(s, im, 0, "NETWORK_ERROR", why);

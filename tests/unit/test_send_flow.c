@@ -31,7 +31,6 @@
 #include "report.h"
 #include "send.h"
 
-
 static struct sitx_keypair sender_kp;
 static struct sitx_passphrase password;
 
