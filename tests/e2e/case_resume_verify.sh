@@ -35,7 +35,9 @@ full() {
     assert_same_bytes "$1" "$STORED"
 }
 
-start_pw_recv --partial-ttl 3s
+# The default TTL (24 h) for the cases that look at a kept partial: a short
+# one could sweep it before a loaded machine gets to look.
+start_pw_recv
 
 # 1. The file changes between the attempts (same name and size): a clean
 #    restart, never the old bytes stitched to the new ones.
@@ -45,16 +47,34 @@ gen_big_png "$src/changed.png" 8 11
 full "$src/changed.png" "the changed file"
 assert_no_grep "resume .*bytes=$(file_size "$src/changed.png")" "$RECV_LOG" "resumed a changed file"
 
-# 2. The partial expires: swept by the receiver, and the next attempt is
-#    from 0.
+# 2. The partial expires, and the next attempt is from 0.
 gone() {
     ! has_partials "$INBOX"
 }
+#  a. Found expired when the receiver starts: its age is set back past
+#     the TTL of the next start.
 gen_big_png "$src/expired.png" 8 12
 cut "$src/expired.png"
-wait_until 20 gone || fail "the partials did not expire: $(partials "$INBOX")"
-assert_grep 'partials-expired count=' "$RECV_LOG" "the sweep logged the expiry"
-full "$src/expired.png" "after the partial expired"
+stop_recv TERM
+for f in $(partials "$INBOX"); do touch -d '2 hours ago' "$f"; done
+start_pw_recv --partial-ttl 1h
+wait_until 10 gone || fail "a partial older than the TTL outlived the start: $(partials "$INBOX")"
+assert_grep 'partials-expired count=[1-9]' "$RECV_LOG" "the start's sweep logged the expiry"
+full "$src/expired.png" "after the partial expired at the start"
+#  b. Swept while the receiver runs (every quarter of a short TTL). The
+#     cut is not looked at: the log says a partial was swept.
+stop_recv TERM
+start_pw_recv --partial-ttl 3s
+gen_big_png "$src/swept.png" 8 14
+start_proxy "$RECV_PORT" --mode truncate --after $(($(file_size "$src/swept.png") / 2)) --direction up
+send --password-file "$PW" --compress none --retries 0 --json "127.0.0.1:$PROXY_PORT" "$src/swept.png"
+assert_rc 5 "cut with no retry left"
+stop_proxy
+swept() {
+    grep -q 'partials-expired count=[1-9]' "$RECV_LOG" && gone
+}
+wait_until 30 swept || fail "the partial was not swept: $(partials "$INBOX")"
+full "$src/swept.png" "after the partial was swept"
 
 # Longer-lived partials for the tampering cases.
 stop_recv TERM
