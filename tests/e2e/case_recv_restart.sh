@@ -30,8 +30,14 @@ kill -KILL "$RECV_PID"
 wait_exit "$RECV_PID" 10 || fail "sitx-recv survived SIGKILL"
 RECV_PID=
 has_tmp "$INBOX" || fail "no stale temporary file to sweep"
+# The temporaries the killed receiver left: the restarted one writes
+# temporaries of its own as the retry comes in, which must not count.
+stale=$(find "$INBOX" -name '.sitx-tmp-*')
 no_stale_tmp() {
-    [ -z "$(find "$INBOX" -name '.sitx-tmp-*')" ]
+    local f
+    for f in $stale; do
+        [ ! -e "$f" ] || return 1
+    done
 }
 
 RECV_LISTEN=127.0.0.1:$port start_recv --inbox "$INBOX" --password-file "$PW"
