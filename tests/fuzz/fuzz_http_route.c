@@ -2,9 +2,9 @@
  * request target (path and query, as a client may send it), then optionally
  * '\n' and a Host header value. The first byte picks GET, HEAD, POST or a
  * method spelt from the input. Checks: an image route's name is one that
- * stays in the inbox (no '/', no leading '.', valid UTF-8, no control
- * character, bounded); events limits are in range; percent-decoding never
- * writes past its buffer and what it returns is NUL-free. */
+ * stays in the inbox (check_name); events limits are in range;
+ * percent-decoding never writes past its buffer and what it returns is
+ * NUL-free. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,14 +17,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define INPUT_MAX 8192
 
+/* The name stays in the inbox: a relative path of at most
+ * SITX_NAME_DEPTH_MAX components, none empty or hidden (so no "." or ".."),
+ * no backslash, valid UTF-8 without control characters, bounded. */
 static void check_name(const char *name)
 {
     size_t n = strlen(name);
     size_t i = 0;
+    size_t comps = 0;
+    const char *c = name;
 
-    if (n == 0 || n > SITX_NAME_MAX || name[0] == '.' || strchr(name, '/') != NULL ||
-        strchr(name, '\\') != NULL) {
+    if (n == 0 || n > SITX_NAME_MAX || strchr(name, '\\') != NULL) {
         abort();
+    }
+    for (;;) {
+        const char *slash = strchr(c, '/');
+        size_t len = slash != NULL ? (size_t)(slash - c) : strlen(c);
+
+        if (len == 0 || c[0] == '.' || ++comps > SITX_NAME_DEPTH_MAX) {
+            abort();
+        }
+        if (slash == NULL) {
+            break;
+        }
+        c = slash + 1;
     }
     while (i < n) {
         uint32_t cp = 0;
