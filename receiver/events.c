@@ -47,6 +47,7 @@ struct recv_events {
     struct auth_reason conn_refused[AUTH_REASONS_MAX];
     uint64_t conn_refused_other;
     uint64_t aborted;
+    uint64_t cancelled;
     uint64_t bytes_received;
     uint64_t connections_open;
     uint64_t hist[EVENTS_HIST_BUCKETS];
@@ -138,6 +139,9 @@ void events_add_event(struct recv_events *ev, struct events_event *e)
         break;
     case EV_CONN_REFUSED:
         count_reason(ev->conn_refused, &ev->conn_refused_other, e->reason);
+        break;
+    case EV_CANCELLED:
+        ev->cancelled++;
         break;
     case EV_ABORTED:
         ev->aborted++;
@@ -283,6 +287,8 @@ static const char *kind_name(enum events_kind k)
         return "connection-refused";
     case EV_ABORTED:
         return "aborted";
+    case EV_CANCELLED:
+        return "cancelled";
     }
     return "?";
 }
@@ -427,6 +433,11 @@ static void metrics_locked(struct recv_events *ev, struct text_out *out)
          "# TYPE sitx_images_aborted_total counter\n"
          "sitx_images_aborted_total %" PRIu64 "\n",
          ev->aborted);
+    putf(out,
+         "# HELP sitx_images_cancelled_total Images their sender withdrew (CANCEL).\n"
+         "# TYPE sitx_images_cancelled_total counter\n"
+         "sitx_images_cancelled_total %" PRIu64 "\n",
+         ev->cancelled);
     putf(out, "# HELP sitx_validation_seconds Time spent decoding and checking each "
               "image.\n"
               "# TYPE sitx_validation_seconds histogram\n");

@@ -29,6 +29,7 @@ enum events_kind {
     EV_AUTH_FAILED,  /* a connection that did not get through the handshake or the key check */
     EV_CONN_REFUSED, /* a connection refused before anything was read (caps, untrusted proxy) */
     EV_ABORTED,      /* the sender went away before an image's END */
+    EV_CANCELLED,    /* the sender withdrew an image (CANCEL, version 2) */
 };
 
 struct events_image {

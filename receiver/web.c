@@ -215,6 +215,7 @@ void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
     e.status = status;
     e.kind = status == SITX_ST_OK               ? EV_STORED
              : status == SITX_ST_ALREADY_STORED ? EV_ALREADY_STORED
+             : status == SITX_ST_CANCELLED      ? EV_CANCELLED
                                                 : EV_REFUSED;
     snprintf(e.name, sizeof(e.name), "%s", name != NULL && name[0] != '\0' ? name : t->name);
     e.size = t->size;

@@ -95,6 +95,8 @@
       what = 'connection refused: ' + e.reason;
     } else if (e.kind === 'aborted') {
       what = 'aborted';
+    } else if (e.kind === 'cancelled') {
+      what = 'cancelled by sender';
     }
     li.appendChild(el('div', 'what', what));
     if (e.name !== null) {

@@ -5,8 +5,11 @@
 # "cancelled by sender", stores nothing and answers CANCELLED, and the
 # connection goes on with the next image. On version 1 the old way stays:
 # an END hash that cannot match (INTEGRITY at the receiver). Either way the
-# sender reports the local error, exit 3.
+# sender reports the local error, exit 3. The web side counts it as
+# cancelled, not refused.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/http_lib.sh"
+need_curl
 
 src=$WORK/src
 INBOX=$WORK/inbox
@@ -22,7 +25,9 @@ genkey "$SITX_RECV" "$WORK/recv.key"
 recv_pub=$PUBKEY
 genkey "$SITX_SEND" "$WORK/alice.key"
 printf '%s alice\n' "$PUBKEY" >"$WORK/authorized"
-start_recv --inbox "$INBOX" --key "$WORK/recv.key" --authorized "$WORK/authorized"
+start_recv --inbox "$INBOX" --key "$WORK/recv.key" --authorized "$WORK/authorized" \
+    --http 127.0.0.1:0
+http_port
 
 send --key "$WORK/alice.key" --receiver-key "$recv_pub" --compress none --verbose \
     "127.0.0.1:$RECV_PORT" "$src/cut.png" "$src/after.png"
@@ -38,6 +43,19 @@ assert_inbox_count "$INBOX" 1
 stored_for "$INBOX" after
 assert_same_bytes "$src/after.png" "$STORED"
 assert_no_tmp "$INBOX"
+http_get /metrics "$WORK/metrics.txt"
+[ "$(metric "$WORK/metrics.txt" sitx_images_cancelled_total)" = 1 ] ||
+    fail "the cancel is not counted in sitx_images_cancelled_total"
+[ "$(metric "$WORK/metrics.txt" 'sitx_images_refused_total{reason="INTEGRITY"}')" = 0 ] ||
+    fail "the cancel counted as INTEGRITY"
+http_get '/api/v1/events?since=0' "$WORK/events.json"
+python3 - "$WORK/events.json" <<'PY' || fail "no cancelled event for cut.png in /api/v1/events"
+import json, sys
+evs = json.load(open(sys.argv[1]))
+evs = evs["events"] if isinstance(evs, dict) else evs
+assert any(e["kind"] == "cancelled" and e["status"] == "CANCELLED" and e["name"] == "cut.png"
+           for e in evs), evs
+PY
 
 # Version 1: no CANCEL, the END hash withdraws it.
 send --key "$WORK/alice.key" --receiver-key "$recv_pub" --compress none --protocol 1 \

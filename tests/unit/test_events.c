@@ -192,6 +192,7 @@ static void test_metrics(void **state)
     add_event(ev, EV_CONN_REFUSED, 0, "too-many-from-address");
     add_event(ev, EV_ABORTED, 0, "");
     add_event(ev, EV_ABORTED, 0, "");
+    add_event(ev, EV_CANCELLED, SITX_ST_CANCELLED, "");
     events_count_bytes(ev, 1000);
     events_count_bytes(ev, 24);
     events_set_connections(ev, 3);
@@ -212,6 +213,7 @@ static void test_metrics(void **state)
                 1);
     assert_true(sample(&b, "sitx_connections_refused_total{reason=\"other\"}") == 0);
     assert_true(sample(&b, "sitx_images_aborted_total") == 2);
+    assert_true(sample(&b, "sitx_images_cancelled_total") == 1);
     assert_true(sample(&b, "sitx_received_bytes_total") == 1024);
     assert_true(sample(&b, "sitx_connections_open") == 3);
     assert_true(sample(&b, "sitx_validation_seconds_bucket{le=\"0.001\"}") == 0);
