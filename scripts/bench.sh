@@ -20,7 +20,11 @@
 #      the Argon2id cost each invocation pays (rows "password")
 #   9. receiver peak memory while 16 senders each push a 16 Mpx progressive
 #      JPEG (rows "memory-progressive")
-# --only ROWS (comma-separated names from 8-9) runs just those rows.
+#  10. the batch over a link of 100 Mbit/s, 20 ms each way and 1 % loss, made
+#      as ../shared/netdelay/README.md shows (tc tbf, iptables statistic and
+#      NFQUEUE with nfq_delay; this kernel has no netem): sitx none vs the
+#      tar|socat floor vs scp (rows "netdelay"; needs root and ../shared)
+# --only=ROWS (comma-separated names from 8-10) runs just those rows.
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
 # The images are real photos and wallpapers from a Debian package (see
 # below), or generated ones with --generated or when that cannot be fetched.
@@ -38,7 +42,7 @@ for a in "$@"; do
     --no-netns) netns=0 ;;
     --generated) generated=1 ;;
     --only=*) only=${a#--only=} ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -60,6 +64,8 @@ cleanup() {
     if [ "$netns" = 1 ]; then
         ip netns del sitxb-a 2>/dev/null || true
         ip netns del sitxb-b 2>/dev/null || true
+        ip netns del sitxd-a 2>/dev/null || true
+        ip netns del sitxd-b 2>/dev/null || true
     fi
     rm -rf "$work"
 }
@@ -122,7 +128,11 @@ echo "$send_pub bench" >"$work/keys/authorized"
 start_receiver() {
     local prefix=$1 addr=$2 log=$work/recv.log
     shift 2
-    [ $# -gt 0 ] || set -- --key "$work/keys/recv.key" --authorized "$work/keys/authorized"
+    # 256M of --validation-memory: the batch's Volna 5120x2880 progressive
+    # JPEG needs 89 MB of coefficients, over the default 64M, and would be
+    # refused. The memory rows pass their own arguments and keep the default.
+    [ $# -gt 0 ] || set -- --key "$work/keys/recv.key" --authorized "$work/keys/authorized" \
+        --validation-memory 256M
     rm -rf "$work/inbox"; mkdir -p "$work/inbox"
     : >"$log"
     $prefix "$recv" --listen "$addr:0" --inbox "$work/inbox" "$@" --max-size 256M \
@@ -239,7 +249,7 @@ row_memory_progressive() {
     echo
     echo "== receiver peak memory: 16 senders at once, each a 16.5 Mpx progressive JPEG" \
         "($(mb $((px / 16))) MB each)"
-    start_receiver "" 127.0.0.1
+    start_receiver "" 127.0.0.1 --key "$work/keys/recv.key" --authorized "$work/keys/authorized"
     t0=$(now_ms)
     local senders=()
     for i in $(seq 1 16); do
@@ -258,12 +268,77 @@ row_memory_progressive() {
     stop_receiver
 }
 
+row_netdelay() {
+    local nd=$top/../shared/netdelay A="ip netns exec sitxd-a" B="ip netns exec sitxd-b"
+    local files=("$work"/batch/*) bytes t0 t1 t_floor t_scp t_sitx floor_pid port=27301 nfq=()
+    echo
+    if [ "$(id -u)" != 0 ] || [ "$netns" = 0 ]; then
+        echo "== delayed link: skipped (needs root and network namespaces)"
+        return 0
+    fi
+    if [ ! -f "$nd/nfq_delay.c" ]; then
+        echo "== delayed link: skipped ($nd/nfq_delay.c absent)"
+        return 0
+    fi
+    cc -O2 -Wall -o "$work/nfq_delay" "$nd/nfq_delay.c" -lnetfilter_queue -lnfnetlink
+    bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+    echo "== delayed link: 100 Mbit/s, 20 ms each way, 1 % loss; ${#files[@]} files, $(mb "$bytes") MB"
+    ip netns add sitxd-a
+    ip netns add sitxd-b
+    ip link add sitxd0 type veth peer name sitxd1
+    ip link set sitxd0 netns sitxd-a
+    ip link set sitxd1 netns sitxd-b
+    ip -n sitxd-a addr add 10.232.0.1/30 dev sitxd0
+    ip -n sitxd-b addr add 10.232.0.2/30 dev sitxd1
+    for ns_dev in "sitxd-a sitxd0" "sitxd-b sitxd1"; do
+        set -- $ns_dev
+        ip -n "$1" link set lo up
+        ip -n "$1" link set "$2" up
+        ip netns exec "$1" tc qdisc add dev "$2" root tbf rate 100mbit burst 32kbit limit 1500kb
+        ip netns exec "$1" iptables -t mangle -A PREROUTING -i "$2" -m statistic --mode random \
+            --probability 0.01 -j DROP
+        ip netns exec "$1" iptables -t mangle -A PREROUTING -i "$2" -j NFQUEUE --queue-num 0
+        ip netns exec "$1" "$work/nfq_delay" 0 20 &
+        nfq+=($!)
+        pids+=($!)
+    done
+    # The floor: one tar stream over one TCP connection, nothing checked.
+    rm -rf "$work/floor-dst"; mkdir -p "$work/floor-dst"
+    $B sh -c "socat -u TCP-LISTEN:$port,bind=10.232.0.2,reuseaddr STDOUT | tar -x -C '$work/floor-dst'" &
+    floor_pid=$!
+    pids+=("$floor_pid")
+    for _ in $(seq 1 100); do
+        $B ss -ltn | grep -q ":$port " && break
+        sleep 0.05
+    done
+    t0=$(now_ms)
+    tar -c -C "$work/batch" . | $A socat -u STDIN "TCP:10.232.0.2:$port"
+    wait "$floor_pid"
+    t1=$(now_ms)
+    t_floor=$((t1 - t0))
+    start_sshd "$B" 10.232.0.2
+    start_receiver "$B" 10.232.0.2
+    t0=$(now_ms); scp_to "$A" 10.232.0.2 "${files[@]}"; t1=$(now_ms); t_scp=$((t1 - t0))
+    t0=$(now_ms); sitx_to "$A" 10.232.0.2 none "${files[@]}"; t1=$(now_ms); t_sitx=$((t1 - t0))
+    stop_receiver
+    kill "$sshd_pid" 2>/dev/null || true
+    printf '%-24s %8s %10s\n' "one run each" "ms" "vs floor"
+    printf '%-24s %8s %10s\n' "tar | socat (floor)" "$t_floor" "1.00"
+    printf '%-24s %8s %10s\n' "sitx --compress none" "$t_sitx" "$(ratio "$t_sitx" "$t_floor")"
+    printf '%-24s %8s %10s\n' "scp" "$t_scp" "$(ratio "$t_scp" "$t_floor")"
+    kill -TERM "${nfq[@]}" 2>/dev/null || true
+    wait "${nfq[@]}" 2>/dev/null || true
+    ip netns del sitxd-a
+    ip netns del sitxd-b
+}
+
 if [ -n "$only" ]; then
     for r in ${only//,/ }; do
         case "$r" in
         password) row_password ;;
         memory-progressive) row_memory_progressive ;;
-        *) echo "bench: unknown row $r (password, memory-progressive)" >&2; exit 2 ;;
+        netdelay) row_netdelay ;;
+        *) echo "bench: unknown row $r (password, memory-progressive, netdelay)" >&2; exit 2 ;;
         esac
     done
     exit 0
@@ -311,7 +386,7 @@ stop_receiver
 
 echo
 echo "== receiver peak memory: 16 senders at once, $(mb "$five_bytes") MB each"
-start_receiver "" 127.0.0.1
+start_receiver "" 127.0.0.1 --key "$work/keys/recv.key" --authorized "$work/keys/authorized"
 # Each sender gets a distinct image: the receiver would answer a second copy
 # of the same content from the same key with ALREADY_STORED.
 for i in $(seq 1 16); do
@@ -462,3 +537,5 @@ for rate in 100mbit 10mbit; do
     runs=$saved_runs
     echo "$rate, ${#files[@]} files, $(mb "$bytes") MB: scp ${t_scp} ms, sitx none ${t_none} ms ($(ratio "$t_none" "$t_scp")x), sitx lossless ${t_ll} ms ($(ratio "$t_ll" "$t_scp")x)"
 done
+
+row_netdelay
