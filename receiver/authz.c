@@ -84,6 +84,11 @@ size_t authz_count(const struct authz *a)
     return a == NULL || a->peers == NULL ? 0 : a->peers->count;
 }
 
+const struct sitx_peer *authz_at(const struct authz *a, size_t i)
+{
+    return i < authz_count(a) ? &a->peers->list[i] : NULL;
+}
+
 void authz_free(struct authz *a)
 {
     if (a == NULL) {

@@ -19,6 +19,8 @@ int authz_reload(struct authz *a);
 /* The authorised sender with this static key, or NULL. Constant time per entry. */
 const struct sitx_peer *authz_find(const struct authz *a, const uint8_t pk[static SITX_KEY_BYTES]);
 size_t authz_count(const struct authz *a);
+/* The i-th entry (i < authz_count(a)), valid until the next reload. */
+const struct sitx_peer *authz_at(const struct authz *a, size_t i);
 void authz_free(struct authz *a); /* NULL-safe */
 
 #endif

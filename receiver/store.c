@@ -466,20 +466,60 @@ static void on_work_done(uv_work_t *req, int status)
     conn_unref(c);
 }
 
+#define PASSWORD_DIR "password"
+
+/* 1 when name is spelt like a key fingerprint (SITX_FINGERPRINT_LEN
+ * lower-case hex digits), the directory of a sender without a name. */
+static int fingerprint_shaped(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n != SITX_FINGERPRINT_LEN) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1 when an authorised sender other than self has a name that cleans to dir. */
+static int dir_shared(const struct authz *a, const struct sitx_peer *self, const char *dir)
+{
+    char other[SITX_NAME_MAX + 1];
+
+    for (size_t i = 0; i < authz_count(a); i++) {
+        const struct sitx_peer *p = authz_at(a, i);
+
+        if (p != self && sitx_name_sanitize_dir(p->name, strlen(p->name), other, sizeof(other)) > 0 &&
+            strcmp(other, dir) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* --per-sender-dirs: the sender's directory in the inbox. Key mode: its
- * name in the authorised-senders file as one clean component, else (no name,
- * or nothing left of it) its fingerprint; password mode: "password". On the
- * loop thread, where the file is reloaded. */
+ * name in the authorised-senders file as one clean component, provided no
+ * one else can land there: a paired sender picks its own name, and must not
+ * write into another's folder. So a name that another entry shares, that
+ * is spelt like a fingerprint or that is "password", and no name at all,
+ * give the sender's fingerprint. Password mode: "password". On the loop
+ * thread, where the file is reloaded. */
 static void sender_dir(const struct sitx_conn *c, char *out, size_t cap)
 {
+    const struct authz *a = c->srv->authz;
     const struct sitx_peer *p = NULL;
 
     if (c->mode == SITX_AUTH_PASSWORD) {
-        snprintf(out, cap, "password");
+        snprintf(out, cap, "%s", PASSWORD_DIR);
         return;
     }
-    p = authz_find(c->srv->authz, c->sender_id);
-    if (p != NULL && sitx_name_sanitize_dir(p->name, strlen(p->name), out, cap) > 0) {
+    p = authz_find(a, c->sender_id);
+    if (p != NULL && sitx_name_sanitize_dir(p->name, strlen(p->name), out, cap) > 0 &&
+        strcmp(out, PASSWORD_DIR) != 0 && !fingerprint_shaped(out) && !dir_shared(a, p, out)) {
         return;
     }
     snprintf(out, cap, "%s", c->keyfp);

@@ -2,7 +2,9 @@
 # sitx-recv --per-sender-dirs: key mode stores under INBOX/<the sender's name
 # in the authorised-senders file>/ (made one safe directory, the fingerprint
 # when nothing is left of it or there is none), password mode under
-# INBOX/password/; a folder sent with -r keeps its tree below; the dedup
+# INBOX/password/; a name that another entry shares, that is "password" or
+# spelt like a fingerprint gives the fingerprint too, so no sender writes
+# into another's directory; a folder sent with -r keeps its tree below; the dedup
 # index still answers ALREADY_STORED; the web page lists and serves the
 # images by their relative names, and refuses names that leave the inbox.
 . "$(dirname "$0")/lib.sh"
@@ -17,25 +19,31 @@ gen_jpeg "$src/sub/b.jpg" 64 48 80 402
 
 genkey "$SITX_RECV" "$WORK/recv.key"
 recv_pub=$PUBKEY
-for who in alice bob carol dave; do
+for who in alice bob carol dave erin frank gina hank; do
     genkey "$SITX_SEND" "$WORK/$who.key"
     eval "${who}_pub=\$PUBKEY"
 done
+fingerprint() {
+    "$SITX_SEND" --print-public "$WORK/$1.key" | sed -n 's/^fingerprint: //p'
+}
 # bob's name would climb out of the inbox, dave's is nothing but dots, carol
-# has none.
+# has none; erin and frank share one (as a paired sender may pick a name
+# already taken), gina is called password, hank is called carol's
+# fingerprint.
 {
     printf '%s alice\n' "$alice_pub"
     printf '%s ../../Bob/scans\n' "$bob_pub"
     printf '%s\n' "$carol_pub"
     printf '%s ...\n' "$dave_pub"
+    printf '%s twin\n' "$erin_pub"
+    printf '%s twin\n' "$frank_pub"
+    printf '%s password\n' "$gina_pub"
+    printf '%s %s\n' "$hank_pub" "$(fingerprint carol)"
 } >"$WORK/authorized"
 as() {
     local who=$1
     shift
     send --key "$WORK/$who.key" --receiver-key "$recv_pub" --compress none "$@"
-}
-fingerprint() {
-    "$SITX_SEND" --print-public "$WORK/$1.key" | sed -n 's/^fingerprint: //p'
 }
 
 start_recv --inbox "$INBOX" --key "$WORK/recv.key" --authorized "$WORK/authorized" \
@@ -65,6 +73,15 @@ assert_same_bytes "$src/a.png" "$INBOX/$carol_fp/a.png"
 as dave "127.0.0.1:$RECV_PORT" "$src/a.png"
 assert_rc 0 "dave, a name of dots"
 assert_same_bytes "$src/a.png" "$INBOX/$dave_fp/a.png"
+others=""
+for who in erin frank gina hank; do
+    fp=$(fingerprint $who)
+    as $who "127.0.0.1:$RECV_PORT" "$src/a.png"
+    assert_rc 0 "$who, a name that is not its own alone"
+    assert_grep "stored as $fp/a.png " "$SEND_OUT" "$who goes under its fingerprint"
+    assert_same_bytes "$src/a.png" "$INBOX/$fp/a.png"
+    others="$others $fp $fp/a.png"
+done
 
 # Already stored: found in the index under its directory.
 as alice -r "127.0.0.1:$RECV_PORT" "$src"
@@ -73,7 +90,7 @@ assert_grep "^$src/sub/b.jpg: already stored as alice/sub/b.jpg$" "$SEND_OUT" "a
 assert_grep "^sitx-send: 0 stored, 2 already stored, " "$SEND_OUT" "the summary"
 
 got=$(cd "$INBOX" && find . ! -name '.*' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')
-want="_.._Bob_scans _.._Bob_scans/a.png _.._Bob_scans/sub _.._Bob_scans/sub/b.jpg $carol_fp $carol_fp/a.png $dave_fp $dave_fp/a.png alice alice/a.png alice/sub alice/sub/b.jpg "
+want="_.._Bob_scans _.._Bob_scans/a.png _.._Bob_scans/sub _.._Bob_scans/sub/b.jpg $carol_fp $carol_fp/a.png $dave_fp $dave_fp/a.png alice alice/a.png alice/sub alice/sub/b.jpg $others "
 want=$(printf '%s\n' $want | LC_ALL=C sort | tr '\n' ' ')
 [ "$got" = "$want" ] || fail "inbox: got '$got', want '$want'"
 [ "$(ls -A "$WORK" | grep -cvE '^(inbox|src|authorized|.*\.key|recv\..*|send\..*|same-pixels.err|.*\.json.*|img.*)$')" -eq 0 ] ||
