@@ -493,7 +493,8 @@ static int dir_shared(const struct authz *a, const struct sitx_peer *self, const
     for (size_t i = 0; i < authz_count(a); i++) {
         const struct sitx_peer *p = authz_at(a, i);
 
-        if (p != self && sitx_name_sanitize_dir(p->name, strlen(p->name), other, sizeof(other)) > 0 &&
+        if (p != self &&
+            sitx_name_sanitize_dir(p->name, strlen(p->name), other, sizeof(other)) > 0 &&
             strcmp(other, dir) == 0) {
             return 1;
         }
