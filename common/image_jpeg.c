@@ -415,8 +415,11 @@ static int resume_held(struct sitx_jpeg_stream *s)
     if (s->hold_all) {
         return run_on(s, s->win, s->win + s->win_len);
     }
+    /* Even with nothing releasable (a fill-byte fault right after the
+     * header), libjpeg runs: what it has seen may already be wrong (bad
+     * scan parameters), and that verdict comes first, as when unheld. */
     n = releasable(s, s->win_at, s->win_len);
-    if (n > 0 && run_on(s, s->win, s->win + n) == 0 && s->stage != ST_DONE) {
+    if (run_on(s, s->win, s->win + n) == 0 && s->stage != ST_DONE) {
         return keep_rest(s, s->resume, s->win + s->win_len,
                          s->win_at + (uint64_t)(s->resume - s->win));
     }
