@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "bytes.h"
+#include "hex.h"
 
 #define PARTIAL_DIR_MODE  0700
 #define PARTIAL_FILE_MODE 0600
@@ -72,17 +73,7 @@ void partial_name(uint8_t mode, const uint8_t sender[32], uint8_t format, uint64
 
 static int valid_name(const char *name)
 {
-    size_t n = strlen(name);
-
-    if (n != PARTIAL_NAME_LEN) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
+    return sitx_is_lower_hex(name, PARTIAL_NAME_LEN);
 }
 
 static int64_t mtime_ms(const struct stat *st)

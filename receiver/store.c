@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "err.h"
 #include "greeting.h"
+#include "hex.h"
 #include "index.h"
 #include "name.h"
 #include "partial.h"
@@ -468,23 +469,6 @@ static void on_work_done(uv_work_t *req, int status)
 
 #define PASSWORD_DIR "password"
 
-/* 1 when name is spelt like a key fingerprint (SITX_FINGERPRINT_LEN
- * lower-case hex digits), the directory of a sender without a name. */
-static int fingerprint_shaped(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (n != SITX_FINGERPRINT_LEN) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* 1 when an authorised sender other than self has a name that cleans to dir. */
 static int dir_shared(const struct authz *a, const struct sitx_peer *self, const char *dir)
 {
@@ -520,7 +504,8 @@ static void sender_dir(const struct sitx_conn *c, char *out, size_t cap)
     }
     p = authz_find(a, c->sender_id);
     if (p != NULL && sitx_name_sanitize_dir(p->name, strlen(p->name), out, cap) > 0 &&
-        strcmp(out, PASSWORD_DIR) != 0 && !fingerprint_shaped(out) && !dir_shared(a, p, out)) {
+        strcmp(out, PASSWORD_DIR) != 0 && !sitx_is_lower_hex(out, SITX_FINGERPRINT_LEN) &&
+        !dir_shared(a, p, out)) {
         return;
     }
     snprintf(out, cap, "%s", c->keyfp);
