@@ -1,4 +1,4 @@
-/* Hex digits, for the few text formats that carry bytes as %XX, \xXX or
+/* Hex digits, for the few text formats that carry bytes as %41, \x41 or
  * plain hex (log lines, state files, URLs, test vectors). Whole hex strings
  * of a known length go through sodium_hex2bin() instead. */
 #ifndef SITX_COMMON_HEX_H
