@@ -66,9 +66,9 @@ const char *sitx_image_ext(enum sitx_image_format f);         /* ".png", ".jpg",
  * SITX_E_LIMIT or SITX_E_NOMEM, with the reason in err. Any libjpeg warning
  * (corrupt data) refuses a JPEG; PNG ancillary-chunk faults that libpng
  * only warns about (bad CRC, misplaced chunk) do not refuse. info may be
- * NULL. It gives what the streaming validator below gives when fed the
- * whole buffer; a sound PNG is checked without unfiltering its rows
- * (image_png_fast.c), anything else through the streaming validator. */
+ * NULL. It is the streaming validator below fed the whole buffer, with
+ * the buffer as its reread source (a sound PNG is checked without
+ * unfiltering its rows). */
 int sitx_image_validate(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                         struct sitx_image_info *info, char err[static SITX_IMAGE_ERR_MAX]);
 
@@ -120,6 +120,18 @@ void sitx_image_validator_set_budget(struct sitx_image_validator *v, uint64_t bu
 uint64_t sitx_image_validator_need(const struct sitx_image_validator *v);
 /* 1 while the validation waits for a budget of at least its need. */
 int sitx_image_validator_held(const struct sitx_image_validator *v);
+
+/* A PNG can be validated faster when the validator may read its bytes
+ * again: a shortcut checks the image data without unfiltering rows, and
+ * if it cannot decide (a fault, an unusual layout) the full path starts
+ * over on every byte fed so far, so verdicts and messages are the same as
+ * without it. reread(ctx, off, buf, len) copies bytes [off, off + len) of
+ * what was fed into buf and returns len, or a negative errno; it is
+ * called from feed and finish, never for bytes not yet fed. Set it before
+ * the first feed; without it (the default) a PNG takes the full path. */
+typedef int64_t (*sitx_image_reread_fn)(void *ctx, uint64_t off, uint8_t *buf, size_t len);
+void sitx_image_validator_set_reread(struct sitx_image_validator *v, sitx_image_reread_fn reread,
+                                     void *ctx);
 
 /* cancel points to a flag another thread may set: once it is non-zero,
  * feed and finish stop at the next row, scan step or piece of input with

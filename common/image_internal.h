@@ -75,9 +75,19 @@ int sitx_png_stream_geometry(const struct sitx_png_stream *s, struct sitx_image_
 /* 1 when the streaming walk skips the chunk of this type at offset at
  * without showing it to libpng (ancillary chunks validation has no use for). */
 int sitx_png_chunk_dropped(uint64_t at, const uint8_t type[4]);
-/* Whole-buffer shortcut (image_png_fast.c): 0 with info set when the image
- * is sound, SITX_IMAGE_MORE when the streaming path must decide. It never
- * accepts what the streaming path refuses; it never refuses. */
+/* The PNG shortcut (image_png_fast.c), fed as bytes arrive: feed returns
+ * 0 while the image may still be sound, SITX_IMAGE_MORE once the
+ * streaming path must decide (the caller then feeds that path every byte
+ * again), SITX_E_CANCELLED; finish returns 0 with info set when the image
+ * is sound, else SITX_IMAGE_MORE. It never accepts what the streaming path
+ * refuses; it never refuses. ctl is the caller's and outlives q. */
+struct sitx_png_quick;
+int sitx_png_quick_new(struct sitx_png_quick **out, const struct sitx_image_limits *lim,
+                       struct sitx_image_ctl *ctl);
+int sitx_png_quick_feed(struct sitx_png_quick *q, const uint8_t *buf, size_t len);
+int sitx_png_quick_finish(struct sitx_png_quick *q, struct sitx_image_info *info);
+void sitx_png_quick_free(struct sitx_png_quick *q); /* NULL-safe */
+/* The shortcut over a whole buffer: 0 with info set, or SITX_IMAGE_MORE. */
 int sitx_png_validate_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                            struct sitx_image_info *info);
 

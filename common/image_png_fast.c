@@ -1,36 +1,77 @@
-/* A shortcut for validating a PNG held whole in memory: about a third of
- * the CPU time of the streaming path went to libpng unfiltering rows that
- * validation then drops (scripts/valbench.sh). Here libpng still reads
- * every chunk up to the first IDAT header, exactly as the streaming path
- * does; the image data is inflated with the same zlib, every row's filter
- * byte checked and every IDAT CRC verified, without unfiltering.
+/* A shortcut for validating a PNG: about a third of the CPU time of the
+ * streaming path went to libpng unfiltering rows that validation then
+ * drops (scripts/valbench.sh). Here libpng still reads every chunk up to
+ * the first IDAT header, exactly as the streaming path does; the image
+ * data is inflated with the same zlib, every row's filter byte checked and
+ * every IDAT CRC verified, without unfiltering. Bytes come in pieces of
+ * any size, as they arrive.
  *
  * The shortcut only ever accepts. Whatever it does not fully understand
  * (a fault anywhere, a small zlib window, an empty IDAT, IDAT chunks split
  * by another chunk, a chunk after the image data that libpng would look
- * at) makes it step aside, and the streaming path gives the verdict and
- * the message. So it accepts only what the streaming path accepts:
+ * at, a file that ends early) makes it step aside, and the streaming path,
+ * fed the same bytes again, gives the verdict and the message. So it
+ * accepts only what the streaming path accepts:
  * - the chunks before the image data reach libpng as they always did;
- * - zlib accepts the same streams whatever size its output pieces have
- *   (with the 32 KiB window a 0x78 header asks for, a distance is valid
- *   when it reaches no further back than the output so far), and libpng
- *   refuses image data only on a zlib error, a filter byte over 4, a CRC,
- *   too little or too much data, or compressed bytes after the end;
+ * - zlib accepts the same streams whatever size its input and output
+ *   pieces have (with the 32 KiB window a 0x78 header asks for, a
+ *   distance is valid when it reaches no further back than the output so
+ *   far), and libpng refuses image data only on a zlib error, a filter
+ *   byte over 4, a CRC, too little or too much data, or compressed bytes
+ *   after the end;
  * - after the image data only chunks the streaming walk drops unseen (not
  *   libpng's), then an empty IEND with a good CRC. */
 #include <png.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "err.h"
 #include "image_internal.h"
 
 /* Inflated bytes looked at per zlib call. */
-#define OUT_PIECE (64u * 1024)
+#define OUT_PIECE (32u * 1024)
+/* crc32("IEND"): an empty IEND chunk's CRC. */
+#define IEND_CRC 0xAE426082u
 
-struct idat_run {
-    size_t first;   /* offset of the first IDAT's header */
-    size_t end;     /* offset just after the last IDAT of the run */
-    size_t n_after; /* chunks between the run and IEND */
+/* Where the walk is. */
+enum quick_phase {
+    Q_HEAD,  /* before the image data: everything goes to libpng */
+    Q_DATA,  /* in an IDAT chunk's data */
+    Q_CRC,   /* in an IDAT chunk's CRC */
+    Q_AFTER, /* gathering the header of the chunk after an IDAT */
+    Q_SKIP,  /* in a chunk after the image data that nobody reads */
+    Q_IEND,  /* in IEND's CRC */
+    Q_DONE,  /* IEND checked: sound */
+};
+
+/* Filter bytes and size of the inflated image data, piece by piece. */
+struct rows {
+    uint64_t row_len[7]; /* bytes a row of each pass takes, filter byte included */
+    uint64_t rows[7];    /* rows in each pass (0: pass skipped) */
+    int pass;
+    uint64_t row;
+    uint64_t at; /* offset in the current row */
+    int done;    /* every row seen */
+};
+
+struct sitx_png_quick {
+    struct sitx_png_stream *s; /* libpng, for the chunks before the image data */
+    struct sitx_image_ctl *ctl;
+    struct sitx_image_info info;
+    enum quick_phase phase;
+    uint64_t pos;        /* bytes taken */
+    uint64_t next_chunk; /* offset of the next chunk header (Q_HEAD) */
+    uint64_t left;       /* bytes left in the current chunk's data or CRC */
+    uint8_t hdr[8];      /* a chunk header or a CRC being gathered */
+    size_t hdr_len;
+    uint32_t crc; /* of the current IDAT, type included */
+    int z_live;
+    int ended;    /* the zlib stream ended */
+    int run_over; /* a chunk other than IDAT came after the image data */
+    z_stream z;
+    struct rows r;
+    uint8_t out[OUT_PIECE];
 };
 
 static uint32_t be32(const uint8_t *p)
@@ -43,51 +84,11 @@ static int is_letter(uint8_t c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* Finds the one run of IDAT chunks and checks what follows it. 0, or -1
- * when the shortcut does not apply. */
-static int find_run(const uint8_t *buf, size_t len, struct idat_run *run)
+/* A header libpng would take as one: four letters, a length under 2^31. */
+static int plain_header(const uint8_t hdr[8])
 {
-    size_t pos = 8;
-    int in_run = 0;
-
-    memset(run, 0, sizeof(*run));
-    for (;;) {
-        uint32_t n;
-        const uint8_t *type;
-
-        if (len - pos < 12) {
-            return -1;
-        }
-        n = be32(buf + pos);
-        type = buf + pos + 4;
-        if (n > PNG_UINT_31_MAX || n > len - pos - 12 || !is_letter(type[0]) ||
-            !is_letter(type[1]) || !is_letter(type[2]) || !is_letter(type[3])) {
-            return -1;
-        }
-        if (memcmp(type, "IDAT", 4) == 0) {
-            if (run->end != 0 || n == 0) {
-                return -1; /* a second run, or an empty IDAT */
-            }
-            if (!in_run) {
-                run->first = pos;
-                in_run = 1;
-            }
-        } else if (in_run) {
-            run->end = pos;
-            in_run = 0;
-        }
-        if (run->end != 0 && memcmp(type, "IEND", 4) == 0) {
-            return n == 0 && (uint32_t)crc32(0, type, 4) == be32(type + 4) ? 0 : -1;
-        }
-        if (run->end != 0) {
-            /* After the image data: only what the streaming walk skips. */
-            if (!sitx_png_chunk_dropped(pos, type) || n > SITX_IMAGE_CHUNK_MAX) {
-                return -1;
-            }
-            run->n_after++;
-        }
-        pos += 12 + (size_t)n;
-    }
+    return be32(hdr) <= PNG_UINT_31_MAX && is_letter(hdr[4]) && is_letter(hdr[5]) &&
+           is_letter(hdr[6]) && is_letter(hdr[7]);
 }
 
 /* Bytes of a row of width pixels of depth bits, as libpng counts them. */
@@ -95,16 +96,6 @@ static uint64_t row_bytes(int depth, uint64_t width)
 {
     return depth >= 8 ? width * (uint64_t)(depth / 8) : (width * (uint64_t)depth + 7) / 8;
 }
-
-/* Filter bytes and size of the inflated image data, piece by piece. */
-struct rows {
-    uint64_t row_len[7]; /* bytes a row of each pass takes, filter byte included */
-    uint64_t rows[7];    /* rows in each pass (0: pass skipped) */
-    int pass;
-    uint64_t row;
-    uint64_t at; /* offset in the current row */
-    int done;    /* every row seen */
-};
 
 static void rows_init(struct rows *r, uint32_t w, uint32_t h, int depth, int interlaced)
 {
@@ -158,86 +149,259 @@ static int rows_take(struct rows *r, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* Inflates the IDAT run; 0 when the data is exactly the image's rows with
- * good filter bytes and CRCs and the zlib stream ends with the last byte. */
-static int check_data(const uint8_t *buf, const struct idat_run *run, struct rows *r)
+int sitx_png_quick_new(struct sitx_png_quick **out, const struct sitx_image_limits *lim,
+                       struct sitx_image_ctl *ctl)
 {
-    uint8_t out[OUT_PIECE];
-    z_stream z;
-    size_t pos = run->first;
-    int ended = 0;
-    int rc = -1;
+    struct sitx_png_quick *q = calloc(1, sizeof(*q));
 
-    if (buf[run->first + 8] != 0x78) {
-        return -1; /* not the 32 KiB window: left to the streaming path */
+    *out = NULL;
+    if (q == NULL) {
+        return SITX_E_NOMEM;
     }
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, 15) != Z_OK) {
-        return -1;
+    if (sitx_png_stream_new(&q->s, lim, ctl) != 0) {
+        free(q);
+        return SITX_E_NOMEM;
     }
-    while (pos < run->end) {
-        uint32_t n = be32(buf + pos);
-        const uint8_t *data = buf + pos + 8;
+    q->ctl = ctl;
+    q->next_chunk = 8;
+    *out = q;
+    return 0;
+}
 
-        if ((uint32_t)crc32(crc32(0, buf + pos + 4, 4), data, n) != be32(data + n) || ended) {
-            goto out;
+void sitx_png_quick_free(struct sitx_png_quick *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    if (q->z_live) {
+        inflateEnd(&q->z);
+    }
+    sitx_png_stream_free(q->s);
+    free(q);
+}
+
+/* The first IDAT header has reached libpng: it has read the header chunks
+ * and allocated its rows. From here on the shortcut reads alone. */
+static int start_data(struct sitx_png_quick *q)
+{
+    uint32_t w, h;
+    int depth, interlaced;
+
+    if (be32(q->hdr) == 0 ||
+        sitx_png_stream_geometry(q->s, &q->info, &w, &h, &depth, &interlaced) != 0) {
+        return SITX_IMAGE_MORE;
+    }
+    rows_init(&q->r, w, h, depth, interlaced);
+    if (inflateInit2(&q->z, 15) != Z_OK) {
+        return SITX_IMAGE_MORE;
+    }
+    q->z_live = 1;
+    q->crc = (uint32_t)crc32(0, q->hdr + 4, 4);
+    q->left = be32(q->hdr);
+    q->phase = Q_DATA;
+    /* libpng is done with: its row buffers go back now. */
+    sitx_png_stream_free(q->s);
+    q->s = NULL;
+    return 0;
+}
+
+/* Q_HEAD: bytes go to libpng while our walk looks for the first IDAT
+ * header; libpng gets that header too, and no byte after it. */
+static int take_head(struct sitx_png_quick *q, const uint8_t *p, size_t n, size_t *used)
+{
+    size_t i = 0;
+    int found = 0;
+
+    while (i < n && !found) {
+        if (q->pos + i < q->next_chunk) {
+            uint64_t skip = q->next_chunk - (q->pos + i);
+
+            i += skip < n - i ? (size_t)skip : n - i;
+            continue;
         }
-        z.next_in = (Bytef *)(uintptr_t)data; /* zlib only reads it */
-        z.avail_in = n;
-        while (z.avail_in > 0) {
-            int zr;
+        q->hdr[q->hdr_len++] = p[i++];
+        if (q->hdr_len < sizeof(q->hdr)) {
+            continue;
+        }
+        q->hdr_len = 0;
+        if (!plain_header(q->hdr) || memcmp(q->hdr + 4, "IEND", 4) == 0) {
+            return SITX_IMAGE_MORE;
+        }
+        q->next_chunk += 12 + (uint64_t)be32(q->hdr);
+        found = memcmp(q->hdr + 4, "IDAT", 4) == 0;
+    }
+    *used = i;
+    if (sitx_png_stream_feed(q->s, p, i) != 0) {
+        return SITX_IMAGE_MORE;
+    }
+    return found ? start_data(q) : 0;
+}
 
-            z.next_out = out;
-            z.avail_out = sizeof(out);
-            zr = inflate(&z, Z_NO_FLUSH);
-            if ((zr != Z_OK && zr != Z_STREAM_END) ||
-                rows_take(r, out, sizeof(out) - z.avail_out) != 0) {
-                goto out;
-            }
-            if (zr == Z_STREAM_END) {
-                ended = 1;
-                if (z.avail_in > 0) {
-                    goto out; /* compressed bytes after the end */
-                }
+/* Q_DATA: the zlib stream, checked piece by piece. */
+static int take_data(struct sitx_png_quick *q, const uint8_t *p, size_t n)
+{
+    if (q->z.total_in == 0 && p[0] != 0x78) {
+        return SITX_IMAGE_MORE; /* not the 32 KiB window: left to the streaming path */
+    }
+    if (q->ended) {
+        return SITX_IMAGE_MORE; /* compressed bytes after the end */
+    }
+    q->crc = (uint32_t)crc32(q->crc, p, (uInt)n);
+    q->z.next_in = (Bytef *)(uintptr_t)p; /* zlib only reads it */
+    q->z.avail_in = (uInt)n;
+    while (q->z.avail_in > 0) {
+        int zr;
+
+        q->z.next_out = q->out;
+        q->z.avail_out = sizeof(q->out);
+        zr = inflate(&q->z, Z_NO_FLUSH);
+        if ((zr != Z_OK && zr != Z_STREAM_END) ||
+            rows_take(&q->r, q->out, sizeof(q->out) - q->z.avail_out) != 0) {
+            return SITX_IMAGE_MORE;
+        }
+        if (zr == Z_STREAM_END) {
+            q->ended = 1;
+            if (q->z.avail_in > 0) {
+                return SITX_IMAGE_MORE;
             }
         }
-        pos += 12 + (size_t)n;
     }
-    rc = ended && r->done ? 0 : -1;
-out:
-    inflateEnd(&z);
+    return 0;
+}
+
+/* The header of the chunk at offset at, after an IDAT's CRC, is in q->hdr. */
+static int take_after(struct sitx_png_quick *q, uint64_t at)
+{
+    const uint8_t *type = q->hdr + 4;
+    uint32_t n = be32(q->hdr);
+
+    if (!plain_header(q->hdr)) {
+        return SITX_IMAGE_MORE;
+    }
+    if (memcmp(type, "IDAT", 4) == 0) {
+        /* Still the one run: not after the end, not empty. */
+        if (q->run_over || q->ended || n == 0) {
+            return SITX_IMAGE_MORE;
+        }
+        q->crc = (uint32_t)crc32(0, type, 4);
+        q->left = n;
+        q->phase = Q_DATA;
+        return 0;
+    }
+    q->run_over = 1;
+    if (!q->ended || !q->r.done) {
+        return SITX_IMAGE_MORE; /* the image data ends early */
+    }
+    if (memcmp(type, "IEND", 4) == 0) {
+        if (n != 0) {
+            return SITX_IMAGE_MORE;
+        }
+        q->left = 4;
+        q->phase = Q_IEND;
+        return 0;
+    }
+    /* After the image data: only what the streaming walk skips. */
+    if (!sitx_png_chunk_dropped(at, type) || n > SITX_IMAGE_CHUNK_MAX) {
+        return SITX_IMAGE_MORE;
+    }
+    q->left = (uint64_t)n + 4;
+    q->phase = Q_SKIP;
+    return 0;
+}
+
+static int take(struct sitx_png_quick *q, const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    int rc = 0;
+
+    while (i < len && rc == 0) {
+        size_t n = len - i;
+
+        switch (q->phase) {
+        case Q_HEAD:
+            rc = take_head(q, p + i, n, &n);
+            break;
+        case Q_DATA:
+            n = q->left < n ? (size_t)q->left : n;
+            rc = take_data(q, p + i, n);
+            q->left -= n;
+            if (rc == 0 && q->left == 0) {
+                q->left = 4;
+                q->phase = Q_CRC;
+            }
+            break;
+        case Q_CRC:
+        case Q_IEND:
+            n = q->left < n ? (size_t)q->left : n;
+            memcpy(q->hdr + 4 - q->left, p + i, n);
+            q->left -= n;
+            if (q->left > 0) {
+                break;
+            }
+            if (be32(q->hdr) != (q->phase == Q_CRC ? q->crc : IEND_CRC)) {
+                rc = SITX_IMAGE_MORE;
+            } else {
+                q->phase = q->phase == Q_CRC ? Q_AFTER : Q_DONE;
+            }
+            break;
+        case Q_AFTER:
+            n = 1;
+            q->hdr[q->hdr_len++] = p[i];
+            if (q->hdr_len == sizeof(q->hdr)) {
+                q->hdr_len = 0;
+                rc = take_after(q, q->pos - 7);
+            }
+            break;
+        case Q_SKIP:
+            n = q->left < n ? (size_t)q->left : n;
+            q->left -= n;
+            if (q->left == 0) {
+                q->hdr_len = 0;
+                q->phase = Q_AFTER;
+            }
+            break;
+        case Q_DONE:
+            n = len - i; /* what follows IEND is ignored, as libpng does */
+            break;
+        }
+        i += n;
+        q->pos += n;
+    }
     return rc;
+}
+
+int sitx_png_quick_feed(struct sitx_png_quick *q, const uint8_t *buf, size_t len)
+{
+    if (sitx_image_cancelled(q->ctl)) {
+        return SITX_E_CANCELLED;
+    }
+    return take(q, buf, len);
+}
+
+int sitx_png_quick_finish(struct sitx_png_quick *q, struct sitx_image_info *info)
+{
+    if (q->phase != Q_DONE) {
+        return SITX_IMAGE_MORE;
+    }
+    *info = q->info;
+    return 0;
 }
 
 int sitx_png_validate_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                            struct sitx_image_info *info)
 {
     struct sitx_image_ctl ctl;
-    struct sitx_png_stream *s = NULL;
-    struct idat_run run;
-    struct rows r;
-    uint32_t w, h;
-    int depth, interlaced;
-    int rc = SITX_IMAGE_MORE;
+    struct sitx_png_quick *q = NULL;
+    int rc;
 
-    if (len < 8 || find_run(buf, len, &run) != 0) {
-        return SITX_IMAGE_MORE;
-    }
     memset(&ctl, 0, sizeof(ctl));
-    if (sitx_png_stream_new(&s, lim, &ctl) != 0) {
+    if (sitx_png_quick_new(&q, lim, &ctl) != 0) {
         return SITX_IMAGE_MORE;
     }
-    /* Everything up to the first IDAT header, as the streaming path feeds
-     * it: libpng has read the header chunks and allocated its rows. */
-    if (sitx_png_stream_feed(s, buf, run.first + 8) != 0 ||
-        sitx_png_stream_geometry(s, info, &w, &h, &depth, &interlaced) != 0) {
-        goto out;
+    rc = sitx_png_quick_feed(q, buf, len);
+    if (rc == 0) {
+        rc = sitx_png_quick_finish(q, info);
     }
-    rows_init(&r, w, h, depth, interlaced);
-    if (check_data(buf, &run, &r) == 0) {
-        rc = 0;
-    }
-out:
-    sitx_png_stream_free(s);
-    return rc;
+    sitx_png_quick_free(q);
+    return rc == 0 ? 0 : SITX_IMAGE_MORE;
 }

@@ -143,6 +143,22 @@ static void write_chunk(struct store_job *j)
     j->rc = sitx_tmpfile_write(&t->tmp, j->buf, j->len);
 }
 
+int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len)
+{
+    const struct transfer *t = ctx;
+    size_t done = 0;
+
+    while (done < len) {
+        int64_t n = partial_read(&t->tmp, off + done, buf + done, len - done);
+
+        if (n <= 0) {
+            return n < 0 ? n : -EIO; /* shorter than what was fed */
+        }
+        done += (size_t)n;
+    }
+    return (int64_t)len;
+}
+
 /* Worker: the next chunk of a partial being resumed, read into t->fill
  * (free until ACCEPT) and fed to the hash and the validator, as DATA
  * would have been. After the last one, the hash so far is the prefix hash

@@ -34,6 +34,11 @@ int store_prefix(struct transfer *t);
  * and the link into place. Takes buf. Returns 0 or a negative error. */
 int store_final(struct transfer *t, uint8_t *buf, size_t len);
 
+/* The validator's reread source (image.h): bytes of t's temporary file
+ * or partial, which holds every byte fed to the validator before the
+ * chunk being fed. Worker side, ctx is the transfer. */
+int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len);
+
 /* Maps a storage error to a wire status: DISK_FULL for ENOSPC/EDQUOT, else INTERNAL. */
 uint8_t store_status_for_errno(int rc);
 

@@ -101,6 +101,8 @@ static int new_validator(struct transfer *t)
     }
     sitx_image_validator_set_budget(t->val, t->mem_held, t->size);
     sitx_image_validator_set_cancel(t->val, &t->cancel);
+    /* What it was fed is on disk: a PNG may take the shortcut. */
+    sitx_image_validator_set_reread(t->val, store_reread, t);
     return 0;
 }
 

@@ -6,9 +6,13 @@
  * sitx_image_validate() on the whole buffer, and errors stick. Limits
  * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB.
  *
- * For PNG this is also the differential target of the whole-buffer
- * shortcut (image_png_fast.c), which sitx_image_validate() takes and the
- * streaming validator never does: the shortcut must accept nothing the
+ * With bit 2 set the streamed validator may read its bytes again, as the
+ * receiver's does: a PNG then takes the shortcut (image_png_fast.c) in
+ * pieces and, where it steps aside, the full path over everything again.
+ *
+ * For PNG this is also the differential target of the shortcut, which
+ * sitx_image_validate() takes and the streaming validator without a
+ * reread source never does: the shortcut must accept nothing the
  * streaming path refuses, with the same info. */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,12 +24,29 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct src {
+    const uint8_t *buf;
+    size_t len;
+};
+
+static int64_t src_reread(void *ctx, uint64_t off, uint8_t *out, size_t len)
+{
+    const struct src *s = ctx;
+
+    if (off > s->len || len > s->len - off) {
+        abort(); /* asked for bytes it was never fed */
+    }
+    memcpy(out, s->buf + off, len);
+    return (int64_t)len;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct sitx_image_limits lim;
     struct sitx_image_info whole, streamed;
     struct sitx_image_validator *v = NULL;
     char err[SITX_IMAGE_ERR_MAX];
+    struct src again = {data + 1, 0};
     uint32_t st;
     size_t off = 1;
     int wrc, src = 0;
@@ -49,6 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 2) {
         sitx_image_validator_set_budget(v, 1, size - 1);
     }
+    if (data[0] & 4) {
+        sitx_image_validator_set_reread(v, src_reread, &again);
+    }
     while (off < size && src == 0) {
         size_t n;
 
@@ -63,12 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         st ^= st << 5;
         n = 1 + st % (data[0] & 1 ? 16 : 4096);
         n = n > size - off ? size - off : n;
+        again.len = off - 1; /* only what was fed before may be read again */
         src = sitx_image_validator_feed(v, data + off, n);
         off += n;
     }
     if (src == 0 && sitx_image_validator_held(v)) {
         sitx_image_validator_set_budget(v, sitx_image_validator_need(v), size - 1);
     }
+    again.len = size - 1;
     if (src == 0) {
         src = sitx_image_validator_finish(v, &streamed);
     } else if (sitx_image_validator_feed(v, data, 1) != src ||

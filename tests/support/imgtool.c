@@ -5,6 +5,7 @@
  *   same-pixels A B     exit 0 when both decode to the same RGBA, 1 if not, 2 on error
  *   info FILE           prints "FORMAT WxH" of a valid image
  *   validate FILE       exit 0 and "ok", or 1 and the reason
+ *   validate-full FILE  the same through the streaming path alone (no PNG shortcut)
  *   recompress IN OUT MODE [strip]   MODE: none, lossless, lossless-always, lossy[:Q]
  *   bomb ztxt|pixels|scans|arith OUT [...]   crafted images (imgbomb.c)
  *
@@ -29,19 +30,21 @@ enum { EXIT_SAME = 0, EXIT_DIFFERENT = 1, EXIT_TROUBLE = 2 };
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: sitx-imgtool gen-png OUT WIDTH HEIGHT [SEED]\n"
-                    "       sitx-imgtool gen-jpeg OUT WIDTH HEIGHT [QUALITY] [SEED]\n"
-                    "       sitx-imgtool same-pixels A B\n"
-                    "       sitx-imgtool info FILE\n"
-                    "       sitx-imgtool validate FILE\n"
-                    "       sitx-imgtool recompress IN OUT none|lossless|lossless-always|lossy[:Q] "
-                    "[strip]\n"
-                    "       sitx-imgtool bench validate|none|lossless|lossless-always|lossy[:Q] "
-                    "FILE...\n"
-                    "       sitx-imgtool bomb ztxt OUT [CHUNKS]\n"
-                    "       sitx-imgtool bomb pixels OUT [W H [gray1]]\n"
-                    "       sitx-imgtool bomb scans OUT [W H [SCANS]]\n"
-                    "       sitx-imgtool bomb arith OUT [W H [NOISE]]\n");
+    fprintf(stderr,
+            "usage: sitx-imgtool gen-png OUT WIDTH HEIGHT [SEED]\n"
+            "       sitx-imgtool gen-jpeg OUT WIDTH HEIGHT [QUALITY] [SEED]\n"
+            "       sitx-imgtool same-pixels A B\n"
+            "       sitx-imgtool info FILE\n"
+            "       sitx-imgtool validate FILE\n"
+            "       sitx-imgtool validate-full FILE\n"
+            "       sitx-imgtool recompress IN OUT none|lossless|lossless-always|lossy[:Q] "
+            "[strip]\n"
+            "       sitx-imgtool bench validate|none|lossless|lossless-always|lossy[:Q] "
+            "FILE...\n"
+            "       sitx-imgtool bomb ztxt OUT [CHUNKS]\n"
+            "       sitx-imgtool bomb pixels OUT [W H [gray1]]\n"
+            "       sitx-imgtool bomb scans OUT [W H [SCANS]]\n"
+            "       sitx-imgtool bomb arith OUT [W H [NOISE]]\n");
     return EXIT_TROUBLE;
 }
 
@@ -303,6 +306,37 @@ static int validate(const char *path, int print_info)
     return 0;
 }
 
+/* The streaming validator with no reread source, so a PNG never takes the
+ * shortcut: the verdict the shortcut must agree with. */
+static int validate_full(const char *path)
+{
+    struct sitx_image_validator *v = NULL;
+    struct sitx_image_info info;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (read_all(path, &buf, &len) != 0) {
+        return EXIT_TROUBLE;
+    }
+    if (sitx_image_validator_new(&v, NULL) != 0) {
+        free(buf);
+        return EXIT_TROUBLE;
+    }
+    rc = sitx_image_validator_feed(v, buf, len);
+    if (rc == 0) {
+        rc = sitx_image_validator_finish(v, &info);
+    }
+    if (rc != 0) {
+        printf("%s: %s\n", path, sitx_image_validator_errstr(v));
+    } else {
+        printf("ok\n");
+    }
+    sitx_image_validator_free(v);
+    free(buf);
+    return rc != 0;
+}
+
 /* "none", "lossless", "lossless-always" or "lossy[:Q]" into opts. */
 static int parse_mode(const char *mode, struct sitx_image_opts *opts)
 {
@@ -464,6 +498,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "validate") == 0 && argc == 3) {
         return validate(argv[2], 0);
+    }
+    if (strcmp(argv[1], "validate-full") == 0 && argc == 3) {
+        return validate_full(argv[2]);
     }
     if (strcmp(argv[1], "recompress") == 0 && (argc == 5 || argc == 6)) {
         return recompress(argc, argv);
