@@ -24,7 +24,10 @@
 #      as ../shared/netdelay/README.md shows (tc tbf, iptables statistic and
 #      NFQUEUE with nfq_delay; this kernel has no netem): sitx none vs the
 #      tar|socat floor vs scp (rows "netdelay"; needs root and ../shared)
-# --only=ROWS (comma-separated names from 8-10) runs just those rows.
+#  11. the batch on loopback beside scp and the tar|socat floor, for the
+#      bench's set and for the same set with every JPEG made progressive
+#      (rows "batch-sets")
+# --only=ROWS (comma-separated names from 8-11) runs just those rows.
 # Needs root for sshd and the namespaces; installs openssh-server if absent.
 # The images are real photos and wallpapers from a Debian package (see
 # below), or generated ones with --generated or when that cannot be fetched.
@@ -268,6 +271,57 @@ row_memory_progressive() {
     stop_receiver
 }
 
+# floor_to DIR FILES...: one tar stream over one loopback TCP connection,
+# nothing encrypted or checked: what the hardware allows.
+floor_to() {
+    local dst=$1 port=27302 fpid
+    shift
+    rm -rf "$dst"; mkdir -p "$dst"
+    socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" STDOUT | tar -x -C "$dst" &
+    fpid=$!
+    for _ in $(seq 1 100); do
+        ss -ltn | grep -q "127.0.0.1:$port " && break
+        sleep 0.02
+    done
+    tar -c "$@" 2>/dev/null | socat -u STDIN "TCP:127.0.0.1:$port"
+    wait "$fpid"
+}
+
+# Row 11: the batch on loopback for two sets, beside scp and the floor:
+# the bench's own 40 images, and the same with every JPEG made progressive
+# (jpegtran, lossless), where large progressive JPEGs dominate.
+row_batch_sets() {
+    local set dir files bytes t_floor t_scp t_sitx f
+    mkdir -p "$work/batch-prog"
+    for f in "$work"/batch/*; do
+        case "$f" in
+        *.jpg) jpegtran -copy all -progressive -outfile "$work/batch-prog/$(basename "$f")" "$f" ;;
+        *) cp "$f" "$work/batch-prog/" ;;
+        esac
+    done
+    echo
+    echo "== batch sets on loopback, key mode, full validation, --compress none (median of $runs)"
+    start_sshd "" 127.0.0.1
+    start_receiver "" 127.0.0.1
+    printf '%-30s %6s %8s %8s %8s %9s %9s\n' "set" "MB" "floor ms" "scp ms" "sitx ms" \
+        "vs scp" "vs floor"
+    for set in batch batch-prog; do
+        dir=$work/$set
+        files=("$dir"/*)
+        bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
+        t_floor=$(time_ms floor_to "$work/floor-dst" -C "$dir" .)
+        t_scp=$(time_ms scp_to "" 127.0.0.1 "${files[@]}")
+        t_sitx=$(time_ms sitx_to "" 127.0.0.1 none "${files[@]}")
+        printf '%-30s %6s %8s %8s %8s %9s %9s\n' \
+            "$([ "$set" = batch ] && echo "bench's 40" || echo "40, JPEGs progressive")" \
+            "$(mb "$bytes")" "$t_floor" "$t_scp" "$t_sitx" "$(ratio "$t_sitx" "$t_scp")" \
+            "$(ratio "$t_sitx" "$t_floor")"
+    done
+    echo "target: sitx <= 1.0x scp on both sets (stretch 0.7x)"
+    stop_receiver
+    kill "$sshd_pid" 2>/dev/null || true
+}
+
 row_netdelay() {
     local nd=$top/../shared/netdelay A="ip netns exec sitxd-a" B="ip netns exec sitxd-b"
     local files=("$work"/batch/*) bytes t0 t1 t_floor t_scp t_sitx floor_pid port=27301 nfq=()
@@ -338,7 +392,9 @@ if [ -n "$only" ]; then
         password) row_password ;;
         memory-progressive) row_memory_progressive ;;
         netdelay) row_netdelay ;;
-        *) echo "bench: unknown row $r (password, memory-progressive, netdelay)" >&2; exit 2 ;;
+        batch-sets) row_batch_sets ;;
+        *) echo "bench: unknown row $r (password, memory-progressive, netdelay, batch-sets)" >&2
+           exit 2 ;;
         esac
     done
     exit 0
@@ -539,3 +595,4 @@ for rate in 100mbit 10mbit; do
 done
 
 row_netdelay
+row_batch_sets
