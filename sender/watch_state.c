@@ -17,38 +17,15 @@
 
 #include "err.h"
 #include "hex.h"
+#include "safefile.h"
+#include "statefile.h"
 
 #define STATE_MAGIC    "sitx-watch-state 1"
 #define STATE_FILE_MAX (256u * 1024 * 1024)
 #define STATE_NAME_MAX 4096
 
-static int mkdir_p(char *path)
-{
-    char *p;
-
-    for (p = path + 1; *p != '\0'; p++) {
-        if (*p != '/') {
-            continue;
-        }
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-
-            *p = '/';
-            return -e;
-        }
-        *p = '/';
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        return -errno;
-    }
-    return 0;
-}
-
 int watch_state_path(const char *dir, const char *receiver, char **out)
 {
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
     uint8_t h[16];
     char hex[sizeof(h) * 2 + 1];
     crypto_generichash_state gs;
@@ -56,19 +33,8 @@ int watch_state_path(const char *dir, const char *receiver, char **out)
     int rc;
 
     *out = NULL;
-    if (xdg != NULL && xdg[0] == '/') {
-        rc = asprintf(&base, "%s/sitx", xdg);
-    } else if (home != NULL && home[0] == '/') {
-        rc = asprintf(&base, "%s/.local/state/sitx", home);
-    } else {
-        return -ENOENT;
-    }
-    if (rc < 0) {
-        return SITX_E_NOMEM;
-    }
-    rc = mkdir_p(base);
+    rc = sitx_state_dir(1, &base);
     if (rc != 0) {
-        free(base);
         return rc;
     }
     /* The NUL separates the two, so ("a b", "c") and ("a", "b c") differ. */
@@ -246,76 +212,29 @@ int watch_state_parse(struct watch_state *st, const char *buf, size_t len, size_
     return 0;
 }
 
-/* Why fd (opened from st->path) is not a state file to trust, or 0. */
-static int check_file(struct watch_state *st, int fd, size_t *size)
-{
-    struct stat sb;
-
-    if (fstat(fd, &sb) != 0) {
-        int rc = -errno;
-
-        snprintf(st->errstr, sizeof(st->errstr), "%s", strerror(-rc));
-        return rc;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        snprintf(st->errstr, sizeof(st->errstr), "not a regular file");
-        return -EINVAL;
-    }
-    /* Whoever can write it decides what is never sent. */
-    if (sb.st_uid != geteuid()) {
-        snprintf(st->errstr, sizeof(st->errstr), "owned by uid %u, not by us (uid %u)",
-                 (unsigned)sb.st_uid, (unsigned)geteuid());
-        return -EPERM;
-    }
-    if ((sb.st_mode & 077) != 0) {
-        snprintf(st->errstr, sizeof(st->errstr),
-                 "mode %04o: group or others can use it (chmod 600 it)",
-                 (unsigned)(sb.st_mode & 07777));
-        return SITX_E_PERMS;
-    }
-    if ((uint64_t)sb.st_size > STATE_FILE_MAX) {
-        snprintf(st->errstr, sizeof(st->errstr), "larger than %u MiB", STATE_FILE_MAX >> 20);
-        return -EFBIG;
-    }
-    *size = (size_t)sb.st_size;
-    return 0;
-}
-
 int watch_state_load(struct watch_state *st)
 {
     char *buf = NULL;
     size_t size = 0;
     size_t got = 0;
     size_t bad = 0;
-    int fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    int rc;
+    int fd = sitx_state_open(st->path, STATE_FILE_MAX, &size, st->errstr, sizeof(st->errstr));
+    int rc = 0;
 
-    st->errstr[0] = '\0';
     if (fd < 0) {
-        rc = -errno;
-        if (rc == -ENOENT) {
-            return 0;
-        }
-        snprintf(st->errstr, sizeof(st->errstr), "%s",
-                 rc == -ELOOP ? "a symbolic link (not followed)" : strerror(-rc));
-        return rc;
+        return fd == -ENOENT ? 0 : fd;
     }
-    rc = check_file(st, fd, &size);
-    if (rc == 0 && (buf = malloc(size + 1)) == NULL) {
+    if ((buf = malloc(size + 1)) == NULL) {
         rc = SITX_E_NOMEM;
     }
-    while (rc == 0 && got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-
-        if (r < 0 && errno == EINTR) {
-            continue;
+    if (rc == 0) {
+        rc = sitx_read_upto(fd, buf, size, &got);
+        if (rc == 0 && got < size) {
+            rc = -EIO; /* shorter than fstat said: changed under us */
         }
-        if (r <= 0) {
-            rc = r < 0 ? -errno : -EIO;
+        if (rc != 0) {
             snprintf(st->errstr, sizeof(st->errstr), "cannot read it: %s", sitx_strerror(rc));
-            break;
         }
-        got += (size_t)r;
     }
     close(fd);
     if (rc == 0) {
@@ -340,23 +259,6 @@ int watch_state_load(struct watch_state *st)
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return w < 0 ? -errno : -EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_entry(int fd, const struct watch_entry *e)
 {
     char line[64 + 2 * 24 + 3 * STATE_NAME_MAX + 8];
@@ -379,57 +281,27 @@ static int write_entry(int fd, const struct watch_entry *e)
         }
     }
     line[o++] = '\n';
-    return write_all(fd, line, o);
+    return sitx_write_all(fd, line, o, NULL);
 }
 
 int watch_state_save(const struct watch_state *st)
 {
-    char *tmp;
-    char *slash;
-    int fd;
-    int rc = 0;
+    struct sitx_state_tmp t;
+    int rc = sitx_state_begin(&t, st->path);
     size_t i;
 
-    if (asprintf(&tmp, "%s.tmp-%u", st->path, (unsigned)getpid()) < 0) {
-        return SITX_E_NOMEM;
-    }
-    (void)unlink(tmp); /* a leftover of an earlier crash of this pid */
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        free(tmp);
+    if (rc != 0) {
         return rc;
     }
-    rc = write_all(fd, STATE_MAGIC "\n", strlen(STATE_MAGIC) + 1);
+    rc = sitx_write_all(t.fd, STATE_MAGIC "\n", strlen(STATE_MAGIC) + 1, NULL);
     for (i = 0; i < st->n && rc == 0; i++) {
-        rc = write_entry(fd, &st->e[i]);
-    }
-    if (rc == 0 && fsync(fd) != 0) {
-        rc = -errno;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = -errno;
-    }
-    if (rc == 0 && rename(tmp, st->path) != 0) {
-        rc = -errno;
+        rc = write_entry(t.fd, &st->e[i]);
     }
     if (rc != 0) {
-        (void)unlink(tmp);
-        free(tmp);
+        sitx_state_abort(&t);
         return rc;
     }
-    /* The rename itself must reach the disk. */
-    slash = strrchr(tmp, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        fd = open(slash == tmp ? "/" : tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)fsync(fd);
-            close(fd);
-        }
-    }
-    free(tmp);
-    return 0;
+    return sitx_state_commit(&t);
 }
 
 /* A slot hash: keyed SipHash (crypto_shorthash) of the bytes, so that
