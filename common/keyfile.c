@@ -176,6 +176,14 @@ out:
 int sitx_read_private_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
     struct stat st;
+
+    return sitx_read_private_file_st(path, max, out, len, &st);
+}
+
+int sitx_read_private_file_st(const char *path, size_t max, uint8_t **out, size_t *len,
+                              struct stat *stp)
+{
+    struct stat st;
     uint8_t *buf = NULL;
     size_t cap = 0;
     size_t got = 0;
@@ -244,6 +252,7 @@ int sitx_read_private_file(const char *path, size_t max, uint8_t **out, size_t *
     buf[got] = '\0';
     *out = buf;
     *len = got;
+    *stp = st;
     buf = NULL;
     rc = 0;
 out:

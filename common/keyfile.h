@@ -50,5 +50,9 @@ void sitx_fingerprint(const uint8_t pk[static SITX_KEY_BYTES],
  * that group or others can read (SITX_E_PERMS) or that is over max bytes.
  * *out is NUL-terminated; free with sitx_secret_free(*out, *len + 1). */
 int sitx_read_private_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* The same; st (not NULL) gets the fstat(2) of the descriptor read. */
+struct stat;
+int sitx_read_private_file_st(const char *path, size_t max, uint8_t **out, size_t *len,
+                              struct stat *st);
 
 #endif

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -157,8 +158,9 @@ static int read_file(const char *path, struct sitx_passphrase *pw)
 {
     uint8_t *raw = NULL;
     size_t len = 0;
+    struct stat st;
     /* Room for the passphrase and a "\r\n" after it. */
-    int rc = sitx_read_private_file(path, SITX_PASSPHRASE_MAX + 2, &raw, &len);
+    int rc = sitx_read_private_file_st(path, SITX_PASSPHRASE_MAX + 2, &raw, &len, &st);
 
     if (rc != 0) {
         goto out;
@@ -179,6 +181,14 @@ static int read_file(const char *path, struct sitx_passphrase *pw)
     }
     pw->text = (char *)raw;
     pw->len = len;
+    /* The file as it was read: a later edit changes mtime and ctime, a
+     * replacement the inode. */
+    pw->id.valid = 1;
+    pw->id.dev = (uint64_t)st.st_dev;
+    pw->id.ino = (uint64_t)st.st_ino;
+    pw->id.size = (uint64_t)st.st_size;
+    pw->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    pw->id.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
     raw = NULL;
     rc = 0;
 out:
@@ -210,8 +220,7 @@ int sitx_passphrase_read(const char *path, int allow_prompt, const char *prompt,
     const char *env = getenv(PASSPHRASE_ENV);
     int rc;
 
-    pw->text = NULL;
-    pw->len = 0;
+    memset(pw, 0, sizeof(*pw));
     if (path != NULL) {
         rc = read_file(path, pw);
     } else if (env != NULL) {
@@ -249,8 +258,7 @@ void sitx_passphrase_clear(struct sitx_passphrase *pw)
         return;
     }
     sitx_secret_free(pw->text, pw->len + 1);
-    pw->text = NULL;
-    pw->len = 0;
+    memset(pw, 0, sizeof(*pw));
 }
 
 int sitx_passphrase_derive(const struct sitx_passphrase *pw, const uint8_t salt[static 16],

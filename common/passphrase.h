@@ -13,14 +13,27 @@
 #define SITX_ARGON_OPS_DEFAULT 3
 #define SITX_ARGON_MEM_KIB_DEFAULT (64u * 1024u)
 
+/* The file a passphrase was read from, as fstat(2) saw it then. The
+ * sender's key cache is keyed by it, so that an edited or replaced file
+ * counts as another passphrase. */
+struct sitx_file_id {
+    int valid; /* 0: not from a file (prompt, environment) */
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+    int64_t mtime_ns;
+    int64_t ctime_ns;
+};
+
 struct sitx_passphrase {
     char *text; /* guarded memory, NUL-terminated; trailing newline removed */
     size_t len;
+    struct sitx_file_id id; /* set when read from a file */
 };
 
 /* Source order: path when not NULL; else SITX_PASSWORD when set (taken as
  * it is); else a prompt on /dev/tty when allow_prompt. A file holds one
- * line: its bytes less one trailing LF or CRLF. Returns 0, -errno,
+ * line (its identity goes into pw->id): its bytes less one trailing LF or CRLF. Returns 0, -errno,
  * SITX_E_PERMS (file readable by group or others), SITX_E_MALFORMED (a CR or
  * LF left in the file's passphrase), SITX_E_TOO_LARGE (over
  * SITX_PASSPHRASE_MAX bytes), SITX_E_INVALID (empty, or no source). */

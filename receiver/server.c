@@ -158,7 +158,7 @@ static int load_key_mode(struct sitx_server *s)
  * connections then cost no Argon2id at all. */
 static int load_password_mode(struct sitx_server *s, struct sitx_greeting *g)
 {
-    struct sitx_passphrase pw = {NULL, 0};
+    struct sitx_passphrase pw = {0};
     char qpath[PATH_MAX + 64];
     int rc;
 

@@ -118,7 +118,7 @@ static void list_one(void *arg, const uint8_t sender[INDEX_ID_BYTES],
 
 static int load_token(struct recv_web *w, const char *path)
 {
-    struct sitx_passphrase tok = {NULL, 0};
+    struct sitx_passphrase tok = {0};
     char qpath[1100];
     int rc;
 

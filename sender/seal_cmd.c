@@ -140,11 +140,11 @@ static void parse(int argc, char **argv, struct seal_args *a)
     a->image = argv[optind];
     if ((a->receiver_key != NULL) == (a->password_file != NULL)) {
         die_usage("--seal needs --receiver-key KEY|FILE (and optionally --key FILE) or "
-                         "--password-file FILE");
+                  "--password-file FILE");
     }
     if (a->key_file != NULL && a->receiver_key == NULL) {
         die_usage("--key signs a sealed file for a --receiver-key; with --password-file "
-                         "give no --key");
+                  "give no --key");
     }
 }
 
@@ -217,7 +217,7 @@ static int write_new(const char *path, const uint8_t *buf, size_t len)
 static void load_secrets(const struct seal_args *a, struct sitx_seal_params *p,
                          struct sitx_keypair *kp, uint8_t *rpk, uint8_t *psk, uint8_t *salt)
 {
-    struct sitx_passphrase pw = {NULL, 0};
+    struct sitx_passphrase pw = {0};
     int rc;
 
     if (a->receiver_key != NULL) {
@@ -334,8 +334,8 @@ int seal_cmd_main(int argc, char **argv)
     opts.quality = 85;
     if (a.compress != NULL && parse_compress(a.compress, &opts) != 0) {
         die_usage("--compress wants none, lossless, lossy or lossy:QUALITY (1-100), not "
-                         "`%s'",
-                         a.compress);
+                  "`%s'",
+                  a.compress);
     }
     opts.strip_metadata = a.strip;
     /* A file has no link to measure: lossless always tries, keeps the smaller. */
