@@ -28,6 +28,9 @@ enum client_fail {
     CLIENT_FAIL_FATAL,   /* never retry: another protocol version, out-of-range greeting */
     CLIENT_FAIL_NOMEM,   /* never retry: out of memory */
     CLIENT_FAIL_VERSION, /* connect again at once with client_retry_version() (fallback) */
+    /* Connect again at once, asking for version 2 again: the receiver
+     * refused a key from the key cache, which the next connection derives. */
+    CLIENT_FAIL_STALE_KEY,
 };
 
 /* The PSK of the last greeting, kept across reconnects: a receiver derives
@@ -38,6 +41,13 @@ struct psk_cache {
     uint8_t salt[SITX_SALT_LEN];
     uint32_t ops;
     uint32_t mem_kib;
+    /* The key cache file across runs (psk_store.h), borrowed; NULL when not
+     * used (--no-psk-cache, or a passphrase without a file). */
+    const char *store_path;
+    int from_store; /* psk came from the file and no handshake took it yet */
+    int to_store;   /* psk was derived here: written to the file once a handshake takes it */
+    int warned;     /* the file's refusal was reported */
+    int refused;    /* a key from the file was refused: not read again this run */
 };
 
 void psk_cache_clear(struct psk_cache *pc);

@@ -21,13 +21,14 @@ struct argon_job {
     uint32_t ops;
     uint32_t mem_kib;
     uint8_t *psk; /* guarded */
+    uint64_t start_ns;
     int rc;
 };
 
 void psk_cache_clear(struct psk_cache *pc)
 {
     sitx_secret_free(pc->psk, SITX_PSK_BYTES);
-    pc->psk = NULL;
+    memset(pc, 0, sizeof(*pc));
 }
 
 static void hs_advance(struct client *c);
@@ -76,6 +77,24 @@ static void start_handshake(struct client *c, const uint8_t *psk)
     hs_advance(c);
 }
 
+/* "--verbose" says what a run paid: this, or "taken from the cache". */
+static void log_derived(const struct client *c, const struct argon_job *job)
+{
+    char event[128];
+    uint64_t ms = (uv_hrtime() - job->start_ns) / 1000000;
+
+    if (job->mem_kib % 1024 == 0) {
+        snprintf(event, sizeof(event),
+                 "password: derived the key (Argon2id ops %u, %u MiB) in %llu ms",
+                 (unsigned)job->ops, (unsigned)(job->mem_kib / 1024), (unsigned long long)ms);
+    } else {
+        snprintf(event, sizeof(event),
+                 "password: derived the key (Argon2id ops %u, %u KiB) in %llu ms",
+                 (unsigned)job->ops, (unsigned)job->mem_kib, (unsigned long long)ms);
+    }
+    sitx_log(SITX_LOG_DEBUG, event, "receiver=%s", c->cfg.label);
+}
+
 static void on_argon_done(uv_work_t *req, int status)
 {
     struct argon_job *job = req->data;
@@ -94,7 +113,9 @@ static void on_argon_done(uv_work_t *req, int status)
             memcpy(pc->salt, job->salt, SITX_SALT_LEN);
             pc->ops = job->ops;
             pc->mem_kib = job->mem_kib;
+            client_psk_derived(c);
         }
+        log_derived(c, job);
     }
     if (c->state != CL_ARGON) {
         goto out; /* closed meanwhile */
@@ -131,6 +152,7 @@ static void start_argon(struct client *c, const struct sitx_greeting *g)
     job->ops = g->argon_ops;
     job->mem_kib = g->argon_mem_kib;
     job->req.data = job;
+    job->start_ns = uv_hrtime();
     rc = uv_queue_work(c->loop, &job->req, on_argon_work, on_argon_done);
     if (rc != 0) {
         argon_job_free(job);
@@ -204,6 +226,10 @@ void client_on_greeting(struct client *c)
         start_handshake(c, pc->psk);
         return;
     }
+    if (client_psk_from_store(c, &g)) {
+        start_handshake(c, pc->psk);
+        return;
+    }
     /* HELLO goes out now; message 1 follows once the PSK is known. */
     if (client_submit(c) != 0) {
         return;
@@ -248,6 +274,7 @@ static void hs_advance(struct client *c)
                 return;
             }
             sitx_reader_set_limit(c->reader, SITX_FRAME_MAX, 0);
+            client_psk_taken(c); /* the receiver took message 1: the PSK is right */
             c->state = CL_READY;
             client_touch(c);
             /* Message 3 (key mode) shares a write with the first records. */
@@ -275,6 +302,12 @@ static void on_refusal(struct client *c, const uint8_t *frame, size_t len)
         c->retry_version = SITX_PROTO_V1;
         client_fail(c, CLIENT_FAIL_VERSION, "%s refused a version %u HELLO: trying version 1",
                     c->cfg.label, c->version);
+        return;
+    }
+    if (len == 0 && client_psk_refused(c)) {
+        /* Never "wrong password" on the word of the cache alone. */
+        client_fail(c, CLIENT_FAIL_STALE_KEY,
+                    "%s refused the key from the key cache: deriving it again", c->cfg.label);
         return;
     }
     if (len == 0) {
@@ -347,8 +380,8 @@ static void on_close_record(struct client *c, const struct sitx_close *m)
     /* SHUTDOWN, BUSY, TIMEOUT, PROTOCOL (it may have seen a damaged record): retry;
      * BUSY says no offer was looked at. */
     client_fail(c, m->reason == SITX_CLOSE_BUSY ? CLIENT_FAIL_BUSY : CLIENT_FAIL_NETWORK,
-                "%s closed the connection: %s%s%s", c->cfg.label,
-                sitx_close_reason_name(m->reason), sep, m->message);
+                "%s closed the connection: %s%s%s", c->cfg.label, sitx_close_reason_name(m->reason),
+                sep, m->message);
 }
 
 static void on_transport_frame(struct client *c, uint8_t *frame, size_t len)

@@ -75,7 +75,7 @@ struct client {
     struct sitx_cipher *rx;
     uint8_t remote_pk[SITX_KEY_BYTES];
     int have_remote_pk;
-    int got_record; /* a transport frame came after the handshake */
+    int got_record;      /* a transport frame came after the handshake */
     struct wblock *cur;  /* being filled */
     struct wblock *pool; /* free blocks */
     int pool_count;
@@ -102,5 +102,18 @@ void client_unref(struct client *c);
 void client_on_greeting(struct client *c);
 /* Takes whole frames from the reader: handshake messages, then records. */
 void client_drain_frames(struct client *c);
+
+/* client_psk.c: the key cache file (psk_store.h) */
+/* Password mode, no key in memory for greeting g: takes one from the file
+ * into c->cfg.psk_cache. Returns 1 when it did; a file it refuses is
+ * reported once (a warning) and ignored. */
+int client_psk_from_store(struct client *c, const struct sitx_greeting *g);
+/* The PSK in the cache was just derived: to be written once a handshake takes it. */
+void client_psk_derived(struct client *c);
+/* A handshake completed with the PSK in the cache. */
+void client_psk_taken(struct client *c);
+/* The receiver refused the handshake. Returns 1 when the PSK came from the
+ * file (now dropped there and here, to be derived again), else 0. */
+int client_psk_refused(struct client *c);
 
 #endif

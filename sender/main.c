@@ -20,6 +20,7 @@
 #include "pairing.h"
 #include "passphrase.h"
 #include "policy.h"
+#include "psk_store.h"
 #include "report.h"
 #include "seal_cmd.h"
 #include "send.h"
@@ -60,6 +61,7 @@ enum opt_id {
     OPT_WATCH,
     OPT_AFTER_STORED,
     OPT_SETTLE,
+    OPT_NO_PSK_CACHE,
     OPT_HELP,
     OPT_VERSION,
     OPT_END_,
@@ -88,6 +90,7 @@ static const struct option long_options[] = {
     {"watch", required_argument, NULL, OPT_WATCH},
     {"after-stored", required_argument, NULL, OPT_AFTER_STORED},
     {"settle", required_argument, NULL, OPT_SETTLE},
+    {"no-psk-cache", no_argument, NULL, OPT_NO_PSK_CACHE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -110,6 +113,7 @@ struct args {
     int json;
     int quiet;
     int verbose;
+    int no_psk_cache;
     uint64_t retries;
     uint64_t timeout_ms;
     uint64_t protocol; /* 0: version 2 with fallback */
@@ -139,6 +143,9 @@ static void usage(FILE *f)
             "  --password-file FILE     shared passphrase: FILE (mode 0600) less one trailing\n"
             "                           newline; a second line is refused;\n"
             "                           else $SITX_PASSWORD, else a prompt on a terminal\n"
+            "  --no-psk-cache           derive the key from the password file every time,\n"
+            "                           without the key cache in $XDG_STATE_HOME/sitx/\n"
+            "                           (else ~/.local/state/sitx/) psk-cache\n"
             "  --key FILE               this sender's private key (key mode)\n"
             "  --receiver-key KEY|FILE  the receiver's public key (base64), or a file with it\n"
             "  --known-receivers FILE   pinned receiver keys, lines \"host:port <public key>\"\n"
@@ -300,6 +307,9 @@ static void parse_args(int argc, char **argv, struct args *a)
             break;
         case OPT_QUIET:
             a->quiet = 1;
+            break;
+        case OPT_NO_PSK_CACHE:
+            a->no_psk_cache = 1;
             break;
         case OPT_VERBOSE:
             a->verbose = 1;
@@ -628,13 +638,15 @@ int main(int argc, char **argv)
     struct args a;
     struct send_config cfg;
     struct sitx_keypair kp = {NULL, {0}};
-    struct sitx_passphrase pw = {NULL, 0};
+    struct sitx_passphrase pw;
+    char *psk_store = NULL;
     struct report rep;
     uint8_t pin[SITX_KEY_BYTES];
     unsigned learnt_version = 0;
     int npos;
     int rc;
 
+    memset(&pw, 0, sizeof(pw));
     if (seal_cmd_wanted(argc, argv)) {
         return seal_cmd_main(argc, argv);
     }
@@ -688,6 +700,12 @@ int main(int argc, char **argv)
         cfg.mode = SITX_AUTH_PASSWORD;
         load_password(&a, &cfg, &pw);
         cfg.pw = &pw;
+        /* Only a passphrase with a file identity is cached (psk_store.h);
+         * without a state directory there is simply no cache. */
+        if (pw.id.valid && !a.no_psk_cache && psk_store_path(0, &psk_store) != 0) {
+            psk_store = NULL;
+        }
+        cfg.psk_store = psk_store;
     }
 
     /* A receiver that goes away must not kill us with SIGPIPE: the write
@@ -709,6 +727,7 @@ int main(int argc, char **argv)
 
     sitx_keypair_clear(&kp);
     sitx_passphrase_clear(&pw);
+    free(psk_store);
     sodium_memzero(pin, sizeof(pin));
     return rc;
 }

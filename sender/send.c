@@ -538,6 +538,7 @@ int send_run(const struct send_config *cfg, struct report *rep)
             s->have_pin = 1;
         }
     }
+    s->psk.store_path = cfg->psk_store;
     if (cfg->interruptible) {
         rc = signals_start(s);
         if (rc != 0) {

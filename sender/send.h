@@ -43,6 +43,9 @@ struct send_config {
     const uint8_t *receiver_pk;       /* key mode: the pinned key, or NULL to learn it (TOFU) */
     const char *known_path;           /* where a learnt key is recorded, or NULL */
     const struct sitx_passphrase *pw; /* password mode */
+    /* The key cache file (psk_store.h), or NULL: --no-psk-cache, or a
+     * passphrase without a file. */
+    const char *psk_store;
     struct sitx_image_opts image;
     struct sitx_image_limits limits;
     unsigned retries;    /* per image, after the first attempt */

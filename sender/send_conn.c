@@ -108,6 +108,8 @@ static void connection_retry(struct send_ctx *s, enum client_fail kind, const ch
     run_set_fatal(s, OUTCOME_NETWORK, msg);
 }
 
+static void learn_version(struct send_ctx *s, unsigned version);
+
 static void connection_lost(struct conn *k, enum client_fail kind, const char *why)
 {
     struct send_ctx *s = k->s;
@@ -158,6 +160,18 @@ static void connection_lost(struct conn *k, enum client_fail kind, const char *w
          * version it speaks, at once. */
         sitx_log(SITX_LOG_DEBUG, "protocol fallback", "receiver=%s version=%u why=%s",
                  s->cfg->label, s->version, sitx_log_quote(why, quoted, sizeof(quoted)));
+        s->conn_due_ms = run_now(s);
+        break;
+    case CLIENT_FAIL_STALE_KEY:
+        /* A key from the cache was refused (client_psk.c); the next
+         * connection derives it. What the refusals taught about the
+         * version may be wrong too: a version 2 receiver refusing the key
+         * looks like a version 1 one refusing the HELLO. Asked afresh. */
+        sitx_log(SITX_LOG_DEBUG, "stale cached key", "receiver=%s why=%s", s->cfg->label,
+                 sitx_log_quote(why, quoted, sizeof(quoted)));
+        if (s->cfg->protocol == 0) {
+            learn_version(s, 0);
+        }
         s->conn_due_ms = run_now(s);
         break;
     case CLIENT_FAIL_NETWORK:

@@ -61,6 +61,9 @@ if [ "$E2E_VALGRIND" = 1 ]; then
     # The receiver's clocks must allow for the slow-down too.
     E2E_RECV_SLOW=(--handshake-timeout 300 --deadline 300 --idle-timeout 600)
 fi
+# The sender's state (--watch state, the password key cache) stays in the
+# case's directory, never the user's; a case may point it elsewhere.
+export XDG_STATE_HOME=$WORK/state
 E2E_PIDS=()    # every background process we started, killed in cleanup
 E2E_MOUNTS=()  # mount points to unmount in cleanup
 E2E_LOGS=()    # files shown when a case fails
