@@ -153,6 +153,47 @@ static void test_file_permissions(void **state)
     assert_int_equal(sitx_passphrase_read(f->dir, 0, NULL, &pw), -EISDIR);
 }
 
+/* The file's identity comes with its passphrase (the sender's key cache is
+ * keyed by it); an edit changes it; a passphrase from elsewhere has none. */
+static void test_file_identity(void **state)
+{
+    struct fixture *f = *state;
+    struct sitx_passphrase pw = {0};
+    struct sitx_file_id first;
+    struct stat sb;
+
+    put_file(f->path, "secret\n", 7, 0600);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sitx_passphrase_read(f->path, 0, NULL, &pw), 0);
+    assert_int_equal(pw.id.valid, 1);
+    assert_int_equal(pw.id.ino, (uint64_t)sb.st_ino);
+    assert_int_equal(pw.id.dev, (uint64_t)sb.st_dev);
+    assert_int_equal(pw.id.size, 7);
+    assert_int_equal(pw.id.mtime_ns, (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
+    assert_int_equal(pw.id.ctime_ns, (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec);
+    first = pw.id;
+    sitx_passphrase_clear(&pw);
+    assert_int_equal(pw.id.valid, 0);
+
+    /* The same bytes written again: another file as far as the id goes. */
+    put_file(f->path, "secret\n", 7, 0600);
+    {
+        struct timespec ts[2] = {{.tv_sec = 1000000000, .tv_nsec = 5},
+                                 {.tv_sec = 1000000000, .tv_nsec = 5}};
+
+        assert_int_equal(utimensat(AT_FDCWD, f->path, ts, 0), 0);
+    }
+    assert_int_equal(sitx_passphrase_read(f->path, 0, NULL, &pw), 0);
+    assert_true(pw.id.mtime_ns != first.mtime_ns);
+    sitx_passphrase_clear(&pw);
+
+    assert_int_equal(setenv("SITX_PASSWORD", "from the environment", 1), 0);
+    assert_int_equal(sitx_passphrase_read(NULL, 0, NULL, &pw), 0);
+    assert_int_equal(pw.id.valid, 0);
+    sitx_passphrase_clear(&pw);
+    assert_int_equal(unsetenv("SITX_PASSWORD"), 0);
+}
+
 static void test_file_length_limit(void **state)
 {
     struct fixture *f = *state;
@@ -516,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_from_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strerror, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_permissions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_length_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_env_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prompt_on_tty, setup, teardown),
