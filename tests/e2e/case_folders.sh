@@ -79,7 +79,7 @@ got=$(cd "$INBOX" && find . ! -name '.*' -type f | sed 's|^\./||' | LC_ALL=C sor
 want="a.png b.jpg back_slash/e.png h.png link.png no-extension.png sub/c.png sub/deeper/d.jpg "
 [ "$got" = "$want" ] || fail "stored tree: got '$got', want '$want'"
 # Nothing anywhere but in the inbox.
-[ "$(ls -A "$WORK" | grep -vE '^(inbox|src|password|recv\..*|send\..*|same-pixels.err)$')" = "" ] ||
+[ "$(ls -A "$WORK" | grep -vE '^(inbox|src|password|state|recv\..*|send\..*|same-pixels.err)$')" = "" ] ||
     fail "files beside the inbox: $(ls -A "$WORK")"
 [ -z "$(find "$INBOX" -type l)" ] || fail "a symbolic link in the inbox"
 
