@@ -61,11 +61,18 @@ static int parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
     return 0;
 }
 
+/* Lower-case hex only, as written: one text per cache. */
 static int parse_hex(const char *s, size_t len, uint8_t *out, size_t n)
 {
     size_t bin_len = 0;
     const char *end = NULL;
+    size_t i;
 
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return -1;
+        }
+    }
     if (len != 2 * n || sodium_hex2bin(out, n, s, len, NULL, &bin_len, &end) != 0 || bin_len != n ||
         end != s + len) {
         return -1;

@@ -269,6 +269,14 @@ static void test_malformed(void **state)
                      "\n",
                "salt");
     expect_bad(&f->ps, MAGIC "1760000000 3 65536 " SALT " 2049 5 25 17 18 0001\n", "key");
+    expect_bad(&f->ps,
+               MAGIC "1760000000 3 65536 00112233445566778899AABBCCDDEEFF 2049 5 25 17 18 " PSK
+                     "\n",
+               "salt");
+    expect_bad(&f->ps,
+               MAGIC "1760000000 3 65536 " SALT " 2049 5 25 17 18 "
+                     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1F\n",
+               "key");
     expect_bad(&f->ps, MAGIC "1760000000 3 65536 " SALT " 2049 5 25 17 18 " PSK "0\n", "key");
     expect_bad(&f->ps, MAGIC "1760000000 3 65536 " SALT " 2049 5 25 17 18 " PSK "\r\n", "key");
     expect_bad(&f->ps, MAGIC "1760000000 3 65536 " SALT " 2049 5 25 17 18 " PSK, "truncated");
