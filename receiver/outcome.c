@@ -107,7 +107,7 @@ static void uncount(struct transfer *t)
 }
 
 /* Frees what only matters while bytes still flow: temporary file,
- * validator, chunks. Only when no job uses them. */
+ * validator, chunks. Only when no job (of either chain) uses them. */
 void xfer_drop_resources(struct transfer *t)
 {
     budget_shrink(t->conn->srv, t, 0);
@@ -126,6 +126,8 @@ void xfer_drop_resources(struct transfer *t)
     t->fill_len = 0;
     free(t->spare);
     t->spare = NULL;
+    free(t->vbuf);
+    t->vbuf = NULL;
 }
 
 /* Forgets t; when a job still uses it, the job's completion does it. */
@@ -135,7 +137,7 @@ void xfer_release(struct transfer *t)
     struct transfer **pp;
     int was_twin = !t->waiting_twin;
 
-    if (t->job_busy) {
+    if (t->job_busy || t->val_busy) {
         t->released = 1;
         atomic_store(&t->cancel, 1); /* nobody waits for the job's verdict */
         return;
@@ -213,7 +215,7 @@ void xfer_cancel(struct transfer *t, uint8_t status, const char *msg)
         log_outcome(t, status, msg, NULL);
         send_result(t, status, msg, NULL);
         t->state = XF_DISCARDING;
-        if (!t->job_busy) {
+        if (!t->job_busy && !t->val_busy) {
             xfer_drop_resources(t);
         }
         break;
@@ -278,8 +280,8 @@ void transfer_expire(struct sitx_conn *c, uint64_t now)
         }
         t = next;
     }
-    /* A transfer that waited for memory had paused reading: its DATA must
-     * now drain (and be dropped). */
+    /* A connection paused between images (all its transfer slots busy)
+     * may take the next OFFER now. */
     if (c->paused) {
         conn_resume(c);
     }

@@ -1,6 +1,8 @@
-/* Thread-pool jobs of a transfer: write + hash + validate a chunk, verify a
- * dedup hit, and the final job (hash check, validation, fsync, index line,
- * link). Nothing here runs on the loop thread except after_work(). */
+/* Thread-pool jobs of a transfer: write + hash a chunk, validate a piece
+ * read back from the temporary file (its own chain, behind the writes, so
+ * the wire never waits for a decoder), verify a dedup hit, and the final
+ * job (hash check, end of validation, fsync, index line, link). Nothing
+ * here runs on the loop thread except on_work_done(). */
 #include "store.h"
 
 #include <errno.h>
@@ -39,6 +41,7 @@ enum job_kind {
     JOB_VERIFY,
     JOB_FINAL,
     JOB_PREFIX,
+    JOB_VALIDATE,
 };
 
 struct store_job {
@@ -47,8 +50,10 @@ struct store_job {
     enum job_kind kind;
     uint8_t *buf; /* owned by the job */
     size_t len;
-    int rc;         /* JOB_WRITE: 0 or -errno from the file */
-    uint8_t status; /* validation (JOB_WRITE) or outcome (JOB_FINAL) */
+    int rc;         /* JOB_WRITE, JOB_VALIDATE: 0 or -errno from the file */
+    uint8_t status; /* validation (JOB_VALIDATE, JOB_PREFIX) or outcome (JOB_FINAL) */
+    int to_file;    /* JOB_WRITE: the transfer still keeps its bytes (not failed) */
+    uint64_t off;   /* JOB_VALIDATE: where the piece starts in the file */
     char msg[SITX_TEXT_MAX + 1];
     char name[SITX_NAME_MAX + 1]; /* JOB_VERIFY: name to check; JOB_FINAL: stored name */
     int found;                    /* JOB_VERIFY */
@@ -116,31 +121,49 @@ static int validator_finish(struct transfer *t, struct sitx_image_info *info)
     return rc;
 }
 
-/* Worker: feeds one chunk to the hash always, and to the validator and the
- * temporary file while the transfer has not failed. */
+/* Worker: feeds one chunk to the hash always, and to the temporary file
+ * while the transfer has not failed (decided on the loop at submit time,
+ * since a validation job may fail it meanwhile). */
 static void write_chunk(struct store_job *j)
 {
     struct transfer *t = j->t;
-    int rc;
 
     if (j->len == 0) {
         return;
     }
     sitx_content_hash_update(&t->hash, j->buf, j->len);
-    if (t->fail_status != 0 || !t->tmp_open) {
-        return;
+    if (j->to_file) {
+        j->rc = sitx_tmpfile_write(&t->tmp, j->buf, j->len);
     }
-    if (t->val != NULL) {
-        uint64_t t0 = now_ns();
+}
 
-        rc = sitx_image_validator_feed(t->val, j->buf, j->len);
-        t->validate_ns += now_ns() - t0;
-        if (rc != 0) {
-            set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+/* Worker: bytes [off, off + len) read back from the temporary file into
+ * t->vbuf and fed to the validator. Only the write job appends to the
+ * file meanwhile, past these bytes; pread leaves its offset alone. On
+ * return j->len is what was fed. */
+static void validate_piece(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    size_t got = 0;
+    uint64_t t0;
+    int rc;
+
+    while (got < j->len) {
+        int64_t n = partial_read(&t->tmp, j->off + got, t->vbuf + got, j->len - got);
+
+        if (n <= 0) {
+            j->rc = n < 0 ? (int)n : -EIO; /* shorter than what was written */
+            j->len = 0;
             return;
         }
+        got += (size_t)n;
     }
-    j->rc = sitx_tmpfile_write(&t->tmp, j->buf, j->len);
+    t0 = now_ns();
+    rc = sitx_image_validator_feed(t->val, t->vbuf, got);
+    t->validate_ns += now_ns() - t0;
+    if (rc != 0) {
+        set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+    }
 }
 
 int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len)
@@ -328,11 +351,11 @@ static void final_work(struct store_job *j)
     uint8_t got[SITX_CONTENT_HASH_BYTES];
     int rc;
 
-    write_chunk(j);
-    if (j->status == 0 && j->rc == 0 && t->fail_status == 0 && t->val != NULL &&
-        sitx_image_validator_held(t->val)) {
-        /* The header came last: the loop reserves memory, then a new final
-         * job goes on from here (hash, file and validator untouched). */
+    /* Every byte is written and, unless the transfer failed, validated. */
+    if (t->fail_status == 0 && t->val != NULL && sitx_image_validator_held(t->val)) {
+        /* Cannot be while the loop waits for the memory before this job;
+         * kept as a guard: the loop reserves memory, then a new final job
+         * goes on from here (hash, file and validator untouched). */
         j->status = STORE_HELD;
         return;
     }
@@ -343,11 +366,6 @@ static void final_work(struct store_job *j)
         set_msg(j, SITX_ST_INTEGRITY, "%s", "content hash does not match the data received");
     } else if (t->fail_status != 0) {
         set_msg(j, t->fail_status, "%s", t->fail_msg);
-    } else if (j->status != 0) {
-        /* The validator refused the last chunk; msg is set. */
-    } else if (j->rc != 0) {
-        set_msg(j, store_status_for_errno(j->rc), "writing the image failed: %s",
-                sitx_strerror(j->rc));
     } else if (t->val == NULL) {
         set_msg(j, SITX_ST_INTERNAL, "%s", "no validator");
     } else if ((rc = validator_finish(t, &info)) != 0) {
@@ -443,10 +461,11 @@ static void on_work(uv_work_t *req)
     case JOB_PREFIX:
         prefix_chunk(j);
         break;
+    case JOB_VALIDATE:
+        validate_piece(j);
+        break;
     case JOB_FINAL:
         final_work(j);
-        free(j->buf);
-        j->buf = NULL;
         break;
     }
     /* This thread's own CPU, so that a busy pool does not inflate it. */
@@ -460,14 +479,18 @@ static void on_work_done(uv_work_t *req, int status)
     struct sitx_conn *c = t->conn;
 
     (void)status; /* jobs are never cancelled */
-    t->job_busy = 0;
+    if (j->kind == JOB_VALIDATE) {
+        t->val_busy = 0;
+    } else {
+        t->job_busy = 0;
+    }
     if (j->kind != JOB_VERIFY) {
         t->cpu_ns += j->cpu_ns;
         budget_charge_cpu(&c->srv->budget, c->sender_id, j->cpu_ns, uv_now(c->srv->loop));
     }
     switch (j->kind) {
     case JOB_WRITE:
-        transfer_write_done(t, j->rc, j->status, j->msg, j->buf);
+        transfer_write_done(t, j->rc, j->buf, j->len);
         break;
     case JOB_VERIFY:
         transfer_verify_done(t, j->found);
@@ -475,11 +498,19 @@ static void on_work_done(uv_work_t *req, int status)
     case JOB_PREFIX:
         transfer_prefix_done(t, j->rc, j->status);
         break;
+    case JOB_VALIDATE:
+        transfer_validate_done(t, j->rc, j->status, j->msg, j->len);
+        break;
     case JOB_FINAL:
         transfer_final_done(t, j->status, j->msg, j->name);
         break;
     }
     free(j);
+    /* Whatever ended or moved on may let a paused connection read again:
+     * the chunk it waited for is free, or a transfer slot is. */
+    if (c->paused) {
+        conn_resume(c);
+    }
     conn_unref(c);
 }
 
@@ -528,7 +559,7 @@ static void sender_dir(const struct sitx_conn *c, char *out, size_t cap)
 }
 
 static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t len,
-                  const char *name)
+                  const char *name, uint64_t off)
 {
     struct sitx_server *srv = t->conn->srv;
     struct store_job *j;
@@ -544,6 +575,8 @@ static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t l
     j->kind = kind;
     j->buf = buf;
     j->len = len;
+    j->off = off;
+    j->to_file = t->fail_status == 0 && t->tmp_open;
     j->dirfd = srv->inbox_fd;
     j->idx = srv->index;
     j->size = t->size;
@@ -561,27 +594,36 @@ static int submit(struct transfer *t, enum job_kind kind, uint8_t *buf, size_t l
         free(j);
         return rc;
     }
-    t->job_busy = 1;
+    if (kind == JOB_VALIDATE) {
+        t->val_busy = 1;
+    } else {
+        t->job_busy = 1;
+    }
     conn_ref(t->conn);
     return 0;
 }
 
 int store_write(struct transfer *t, uint8_t *buf, size_t len)
 {
-    return submit(t, JOB_WRITE, buf, len, NULL);
+    return submit(t, JOB_WRITE, buf, len, NULL, 0);
+}
+
+int store_validate(struct transfer *t, uint64_t off, size_t len)
+{
+    return submit(t, JOB_VALIDATE, NULL, len, NULL, off);
 }
 
 int store_verify(struct transfer *t, const char *name)
 {
-    return submit(t, JOB_VERIFY, NULL, 0, name);
+    return submit(t, JOB_VERIFY, NULL, 0, name, 0);
 }
 
 int store_prefix(struct transfer *t)
 {
-    return submit(t, JOB_PREFIX, NULL, 0, NULL);
+    return submit(t, JOB_PREFIX, NULL, 0, NULL, 0);
 }
 
-int store_final(struct transfer *t, uint8_t *buf, size_t len)
+int store_final(struct transfer *t)
 {
-    return submit(t, JOB_FINAL, buf, len, NULL);
+    return submit(t, JOB_FINAL, NULL, 0, NULL, 0);
 }

@@ -1,7 +1,10 @@
 /* Thread-pool jobs for one transfer. Each job owns the buffer it is given,
- * has the transfer's worker-side fields (temporary file, content hash,
- * validator) to itself while t->job_busy, holds a reference on the
- * connection, and reports back on the loop thread through transfer.h. */
+ * holds a reference on the connection, and reports back on the loop thread
+ * through transfer.h. Two chains may run at once: the write chain
+ * (t->job_busy: writes to the temporary file, the content hash; also the
+ * prefix, verify and final jobs, which run alone) and the validation chain
+ * (t->val_busy: the validator, t->vbuf, reads of the bytes already
+ * written). */
 #ifndef SITX_RECV_STORE_H
 #define SITX_RECV_STORE_H
 
@@ -17,9 +20,14 @@ struct transfer;
  * wait for its memory: nothing was decided; a new final job goes on. */
 #define STORE_HELD 0xfe
 
-/* Writes, hashes and validates buf[0..len) (len may be 0); takes buf.
- * Returns 0 or a negative error (buf freed). */
+/* Hashes buf[0..len) and, unless the transfer has failed, appends it to
+ * the temporary file; takes buf. Returns 0 or a negative error (buf freed). */
 int store_write(struct transfer *t, uint8_t *buf, size_t len);
+
+/* Reads bytes [off, off + len) of the temporary file (written already)
+ * into t->vbuf (len at most t->chunk_cap) and feeds them to the validator.
+ * Returns 0 or a negative error. */
+int store_validate(struct transfer *t, uint64_t off, size_t len);
 
 /* Checks that the stored file name still holds content with the offer's
  * hash. Returns 0 or a negative error. */
@@ -29,10 +37,11 @@ int store_verify(struct transfer *t, const char *name);
  * into the hash and the validator. Returns 0 or a negative error. */
 int store_prefix(struct transfer *t);
 
-/* The last bytes (buf may be NULL), then the hash check against END and the
- * offer, the end of validation under the pixel limit, fsync, the index line
- * and the link into place. Takes buf. Returns 0 or a negative error. */
-int store_final(struct transfer *t, uint8_t *buf, size_t len);
+/* Once every byte is written and validated (or the transfer failed): the
+ * hash check against END and the offer, the end of validation under the
+ * pixel limit, fsync, the index line and the link into place. Returns 0 or
+ * a negative error. */
+int store_final(struct transfer *t);
 
 /* The validator's reread source (image.h): bytes of t's temporary file
  * or partial, which holds every byte fed to the validator before the

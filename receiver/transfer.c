@@ -1,7 +1,10 @@
 /* One image from OFFER to END: the offer checks, the dedup look-up (and
  * the wait for a twin still in flight), DATA copied into chunks that store.c
- * jobs write, hash and validate one at a time, so the loop only decrypts and
- * copies, and the completions of those jobs. outcome.c ends transfers. */
+ * jobs write and hash one at a time, so the loop only decrypts and copies,
+ * the validation chain that reads the written bytes back behind them (and
+ * owns the memory budget's waits, so a slow or held validation never
+ * pauses the wire), and the completions of those jobs. outcome.c ends
+ * transfers. */
 #include "transfer.h"
 
 #include <inttypes.h>
@@ -60,6 +63,8 @@ static void send_accept(struct transfer *t, uint64_t offset)
         return;
     }
     t->received = offset;
+    t->written = offset;
+    t->val_pos = offset; /* a resumed prefix was validated while re-read */
     t->state = XF_RECEIVING;
 }
 
@@ -234,9 +239,9 @@ static void start_receive(struct transfer *t)
     }
 }
 
-/* After a job fed the validator: once the header is known, the
- * reservation becomes what this image needs. Returns 0 to go on, 1 when t
- * waits for memory, -1 when it was refused (t may be gone). */
+/* After a validation or prefix job fed the validator: once the header is
+ * known, the reservation becomes what this image needs. Returns 0 to go
+ * on, 1 when t waits for memory, -1 when it was refused (t may be gone). */
 static int check_need(struct transfer *t)
 {
     struct sitx_server *srv = t->conn->srv;
@@ -458,7 +463,12 @@ int transfer_ready_for_frame(struct sitx_conn *c)
     struct transfer *t = c->rx_t;
     uint64_t room;
 
-    if (t == NULL || t->state != XF_RECEIVING) {
+    if (t == NULL) {
+        /* Between images: earlier ones may still validate; the next OFFER
+         * waits for one of them to end rather than be refused. */
+        return c->n_active < XFER_PER_CONN_MAX;
+    }
+    if (t->state != XF_RECEIVING) {
         return 1;
     }
     room = t->size - t->received;
@@ -466,8 +476,8 @@ int transfer_ready_for_frame(struct sitx_conn *c)
     if (t->chunk_cap - t->fill_len >= room) {
         return 1;
     }
-    if (t->job_busy || t->mem_wait != MEM_NONE) {
-        return 0; /* the job's completion, or the memory grant, resumes reading */
+    if (t->job_busy) {
+        return 0; /* the write job's completion resumes reading */
     }
     if (submit_fill(t) != 0) {
         xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
@@ -502,8 +512,7 @@ int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len)
     memcpy(t->fill + t->fill_len, bytes, len);
     t->fill_len += len;
     t->received += len;
-    if (t->fill_len == t->chunk_cap && !t->job_busy && t->mem_wait == MEM_NONE &&
-        t->received < t->size) {
+    if (t->fill_len == t->chunk_cap && !t->job_busy && t->received < t->size) {
         if (submit_fill(t) != 0) {
             xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
         }
@@ -511,19 +520,77 @@ int transfer_on_data(struct sitx_conn *c, const uint8_t *bytes, size_t len)
     return 0;
 }
 
-/* All bytes are in: the final job takes the last chunk. */
-static void start_final(struct transfer *t)
+/* The next piece of validation, when the chain is idle, may go on (no
+ * failure, no wait for memory) and bytes written are not validated yet. */
+static int kick_validation(struct transfer *t)
 {
-    uint8_t *buf = t->fill;
-    size_t len = t->fill_len;
+    uint64_t left = t->written - t->val_pos;
+    size_t len;
 
-    t->fill = NULL;
-    t->fill_len = 0;
-    free(t->spare);
-    t->spare = NULL;
-    t->state = XF_STORING;
-    if (store_final(t, buf, len) != 0) {
-        xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
+    if (t->val_busy || t->mem_wait != MEM_NONE || t->fail_status != 0 || !t->tmp_open ||
+        t->val == NULL || left == 0) {
+        return 0;
+    }
+    if (t->vbuf == NULL) {
+        t->vbuf = malloc(t->chunk_cap);
+        if (t->vbuf == NULL) {
+            return SITX_E_NOMEM;
+        }
+    }
+    len = left < t->chunk_cap ? (size_t)left : t->chunk_cap;
+    return store_validate(t, t->val_pos, len);
+}
+
+/* Starts whatever may run now in a receiving or ended transfer: the
+ * write of a full (or, after END, the last) chunk, the next piece of
+ * validation, and once both chains are done with every byte, the final
+ * job. May answer t (and release it). */
+static void advance(struct transfer *t)
+{
+    if (t->state == XF_RECEIVING && !t->job_busy && t->fill_len == t->chunk_cap &&
+        t->received < t->size && submit_fill(t) != 0) {
+        xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+        return;
+    }
+    if (t->state == XF_ENDING && !t->job_busy && t->fill != NULL) {
+        uint8_t *buf = t->fill;
+        size_t len = t->fill_len;
+
+        t->fill = NULL;
+        t->fill_len = 0;
+        if (len == 0) {
+            free(buf);
+        } else if (store_write(t, buf, len) != 0) {
+            xfer_finish(t, SITX_ST_INTERNAL, "cannot queue a write", NULL);
+            return;
+        }
+    }
+    if (t->state != XF_RECEIVING && t->state != XF_ENDING) {
+        return;
+    }
+    if (kick_validation(t) != 0) {
+        xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a validation");
+        return;
+    }
+    if (t->state == XF_ENDING && !t->job_busy && t->fill == NULL && !t->val_busy &&
+        t->mem_wait == MEM_NONE && (t->fail_status != 0 || t->val_pos == t->size)) {
+        free(t->vbuf);
+        t->vbuf = NULL;
+        t->state = XF_STORING;
+        if (store_final(t) != 0) {
+            xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
+        }
+    }
+}
+
+/* After a failure: the space goes back as soon as no job uses the file;
+ * the hash still runs so END can be checked. */
+static void drop_failed_file(struct transfer *t)
+{
+    if (t->fail_status != 0 && t->tmp_open && !t->job_busy && !t->val_busy &&
+        !(t->partial && t->keep_partial)) {
+        sitx_tmpfile_discard(&t->tmp);
+        t->tmp_open = 0;
     }
 }
 
@@ -549,11 +616,12 @@ int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
     }
     memcpy(t->end_hash, end->hash, sizeof(t->end_hash));
     c->rx_t = NULL;
-    if (t->job_busy || t->mem_wait != MEM_NONE) {
-        t->state = XF_ENDING;
-    } else {
-        start_final(t);
-    }
+    sitx_log(SITX_LOG_DEBUG, "ended", "peer=%s key=%s bytes=%" PRIu64 " validated=%" PRIu64,
+             c->peer, c->keyfp, t->size, t->val_pos);
+    free(t->spare);
+    t->spare = NULL;
+    t->state = XF_ENDING;
+    advance(t);
     return 0;
 }
 
@@ -587,12 +655,9 @@ int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m)
     return 0;
 }
 
-void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
-                         uint8_t *buf)
+void transfer_write_done(struct transfer *t, int rc, uint8_t *buf, size_t len)
 {
     struct sitx_conn *c = t->conn;
-    int failed_now = 0;
-    int waiting = 0;
 
     if (t->spare == NULL && t->state == XF_RECEIVING && !t->released) {
         t->spare = buf;
@@ -603,57 +668,62 @@ void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char
         xfer_release(t);
         return;
     }
-    if (t->fail_status == 0 && vstatus != 0) {
-        t->fail_status = vstatus;
-        snprintf(t->fail_msg, sizeof(t->fail_msg), "%s", vmsg);
-        failed_now = 1;
-    } else if (t->fail_status == 0 && rc != 0) {
+    if (rc == 0 && t->fail_status == 0) {
+        t->written += len;
+    } else if (t->fail_status == 0) {
         t->fail_status = store_status_for_errno(rc);
         snprintf(t->fail_msg, sizeof(t->fail_msg), "writing the image failed: %s",
                  sitx_strerror(rc));
-        failed_now = 1;
-    }
-    if (failed_now && t->tmp_open && !(t->partial && t->keep_partial)) {
-        /* Give the space back now; the hash still runs so END can be checked. */
-        sitx_tmpfile_discard(&t->tmp);
-        t->tmp_open = 0;
-    }
-    if (failed_now) {
         budget_shrink(c->srv, t, 0); /* the validator is done with */
     }
-    if (t->state == XF_RECEIVING || t->state == XF_ENDING) {
-        waiting = check_need(t);
-        if (waiting < 0) {
-            if (c->paused) {
-                conn_resume(c);
-            }
-            return;
+    drop_failed_file(t);
+    if (t->state == XF_DISCARDING) {
+        if (!t->val_busy) {
+            xfer_drop_resources(t);
         }
+        return;
     }
-    switch (t->state) {
-    case XF_RECEIVING:
-        if (!waiting && t->fill_len == t->chunk_cap && t->received < t->size &&
-            submit_fill(t) != 0) {
-            xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
+    advance(t);
+}
+
+void transfer_validate_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
+                            size_t len)
+{
+    struct sitx_conn *c = t->conn;
+
+    if (t->released) {
+        xfer_release(t);
+        return;
+    }
+    if (t->fail_status == 0 && vstatus != 0) {
+        t->fail_status = vstatus;
+        snprintf(t->fail_msg, sizeof(t->fail_msg), "%s", vmsg);
+    } else if (t->fail_status == 0 && rc != 0) {
+        t->fail_status = SITX_ST_INTERNAL;
+        snprintf(t->fail_msg, sizeof(t->fail_msg), "reading the image back failed: %s",
+                 sitx_strerror(rc));
+    } else if (t->fail_status == 0) {
+        t->val_pos += len;
+    }
+    if (t->fail_status != 0) {
+        budget_shrink(c->srv, t, 0); /* the validator is done with */
+        drop_failed_file(t);
+    }
+    if (t->state == XF_DISCARDING) {
+        if (!t->job_busy) {
+            xfer_drop_resources(t);
         }
-        break;
-    case XF_ENDING:
-        if (!waiting) {
-            start_final(t);
-        }
-        break;
-    case XF_DISCARDING:
-        xfer_drop_resources(t);
-        break;
-    case XF_CHECKING:
-    case XF_RESUMING:
-    case XF_STORING:
-    case XF_DONE:
-        break;
+        return;
     }
-    if (c->paused) {
-        conn_resume(c);
+    if (t->state != XF_RECEIVING && t->state != XF_ENDING) {
+        return;
     }
+    /* Once the header is known: this image's memory, perhaps after a wait
+     * (transfer_mem_granted goes on), during which its bytes go to disk. */
+    if (check_need(t) != 0) {
+        return;
+    }
+    advance(t);
 }
 
 void transfer_prefix_done(struct transfer *t, int rc, uint8_t vstatus)
@@ -715,18 +785,11 @@ void transfer_mem_granted(struct transfer *t)
         }
         break;
     case XF_RECEIVING:
-        if (!t->job_busy && t->fill_len == t->chunk_cap && t->received < t->size &&
-            submit_fill(t) != 0) {
-            xfer_cancel(t, SITX_ST_INTERNAL, "cannot queue a write");
-        }
-        break;
     case XF_ENDING:
-        if (!t->job_busy) {
-            start_final(t);
-        }
+        advance(t);
         break;
     case XF_STORING:
-        if (!t->job_busy && store_final(t, NULL, 0) != 0) {
+        if (!t->job_busy && store_final(t) != 0) {
             xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
         }
         break;
@@ -757,7 +820,7 @@ void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
         /* The header came with the last bytes: memory first, then the rest. */
         switch (check_need(t)) {
         case 0:
-            if (store_final(t, NULL, 0) != 0) {
+            if (store_final(t) != 0) {
                 xfer_finish(t, SITX_ST_INTERNAL, "cannot queue the final store job", NULL);
             }
             break;

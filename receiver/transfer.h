@@ -1,6 +1,7 @@
 /* One image on one connection, from OFFER to RESULT: the offer checks, DATA
- * batched into chunks that thread-pool jobs write, hash and validate, END,
- * the deadline, and the one RESULT (and log line) per image. */
+ * batched into chunks that thread-pool jobs write and hash, the validation
+ * that follows them from the temporary file, END, the deadline, and the
+ * one RESULT (and log line) per image. */
 #ifndef SITX_RECV_TRANSFER_H
 #define SITX_RECV_TRANSFER_H
 
@@ -18,14 +19,16 @@ struct sitx_server;
 
 /* Bytes of DATA gathered before a write job takes them. */
 #define XFER_CHUNK (256u * 1024u)
-/* Transfers one connection may have open at once (one storing, one arriving, slack). */
+/* Transfers one connection may have open at once (some validating or
+ * storing, one arriving). Past it the connection reads no further record
+ * until one ends: backpressure, not a refusal. */
 #define XFER_PER_CONN_MAX 4
 
 enum xfer_state {
     XF_CHECKING,   /* OFFER seen, the dedup index hit is being verified */
     XF_RESUMING,   /* a partial was found: its bytes are re-read before ACCEPT */
     XF_RECEIVING,  /* ACCEPT sent: DATA arrives */
-    XF_ENDING,     /* END seen, a write job still runs */
+    XF_ENDING,     /* END seen: the last writes or the validation still run */
     XF_STORING,    /* the final job runs: hash check, validation, commit */
     XF_DISCARDING, /* RESULT already sent: DATA is dropped until END */
     XF_DONE,       /* outcome decided; released when no job runs */
@@ -56,7 +59,8 @@ struct transfer {
     uint64_t started_ms;  /* uv_now at OFFER */
     uint64_t deadline_ms; /* uv_now value when it expires */
     int counted;          /* in conn->n_active and the server's reserved bytes */
-    int job_busy;         /* a thread-pool job uses the fields below */
+    int job_busy;         /* a write, prefix, verify or final job runs (store.h) */
+    int val_busy;         /* a validation job runs (store.h) */
     int result_sent;
     int expired;      /* the deadline fired (or a cancel was tried) */
     int waiting_twin; /* CHECKING: waits for a twin transfer of the same content */
@@ -66,11 +70,15 @@ struct transfer {
     uint8_t fail_status;
     char fail_msg[SITX_TEXT_MAX + 1];
 
-    /* Owned by the job in flight while job_busy, else by the loop thread. */
+    /* tmp's writes and hash: owned by the job in flight while job_busy;
+     * val and vbuf while val_busy (which also reads tmp); else by the loop. */
     struct sitx_tmpfile tmp;
     int tmp_open;
     struct sitx_content_hash hash;
     struct sitx_image_validator *val;
+    uint8_t *vbuf;    /* chunk_cap bytes read back for the validator */
+    uint64_t written; /* bytes in tmp, as write jobs reported them (loop) */
+    uint64_t val_pos; /* of those, fed to the validator so far (loop) */
     /* Set when nobody waits for the verdict any more (deadline, shutdown,
      * sender gone): the validator stops at its next row or scan step. */
     atomic_int cancel;
@@ -109,8 +117,9 @@ int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end);
 int transfer_on_cancel(struct sitx_conn *c, const struct sitx_cancel *m);
 
 /* 1 when the next record may be taken (a DATA record would fit in the
- * chunk, possibly after handing the full chunk to a write job), 0 when
- * reading must pause until the job in flight returns. */
+ * chunk, possibly after handing the full chunk to a write job; or, between
+ * images, the connection has room for another transfer), 0 when reading
+ * must pause until a job returns. */
 int transfer_ready_for_frame(struct sitx_conn *c);
 
 /* Expires the transfers whose deadline passed at now (RESULT TIMEOUT). */
@@ -131,12 +140,16 @@ void transfer_wake_twins(struct sitx_server *srv);
 void transfer_mem_granted(struct transfer *t);
 
 /* store.c completions (loop thread). */
-void transfer_write_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
-                         uint8_t *buf);
+/* A write job hashed len bytes and, rc 0, wrote them; buf is handed back. */
+void transfer_write_done(struct transfer *t, int rc, uint8_t *buf, size_t len);
 void transfer_verify_done(struct transfer *t, int found);
 /* A chunk of the partial was re-read: rc 0 or -errno, vstatus non-zero
  * when the validator refused it. */
 void transfer_prefix_done(struct transfer *t, int rc, uint8_t vstatus);
+/* A validation job fed len bytes (rc 0 or -errno from reading them back,
+ * vstatus non-zero when the validator refused them). */
+void transfer_validate_done(struct transfer *t, int rc, uint8_t vstatus, const char *vmsg,
+                            size_t len);
 void transfer_final_done(struct transfer *t, uint8_t status, const char *msg,
                          const char *stored_name);
 

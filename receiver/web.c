@@ -242,7 +242,7 @@ void web_note_outcome(const struct transfer *t, uint8_t status, const char *msg,
     }
     /* While a job still runs (a deadline or a stop answered first) the
      * worker owns validate_ns: only a finished validation is counted. */
-    if (!t->job_busy && t->validate_ns > 0) {
+    if (!t->job_busy && !t->val_busy && t->validate_ns > 0) {
         events_count_validation(w->events, (double)t->validate_ns / 1e9);
     }
     events_add_event(w->events, &e);
