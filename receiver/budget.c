@@ -88,6 +88,7 @@ int budget_reserve(struct sitx_server *srv, struct transfer *t, uint64_t want, e
 {
     struct recv_budget *b = &srv->budget;
     int ahead;
+    char qname[1100];
 
     if (want > b->mem_total) {
         return -1;
@@ -106,9 +107,11 @@ int budget_reserve(struct sitx_server *srv, struct transfer *t, uint64_t want, e
     t->mem_wait = kind;
     t->mem_want = want;
     append_to(kind == MEM_GROW ? &b->grow_head : &b->floor_head, t);
-    sitx_log(SITX_LOG_DEBUG, "memory-wait", "peer=%s key=%s need=%llu reserved=%llu total=%llu",
-             t->conn->peer, t->conn->keyfp, (unsigned long long)want,
-             (unsigned long long)b->mem_reserved, (unsigned long long)b->mem_total);
+    sitx_log(SITX_LOG_DEBUG, "memory-wait",
+             "peer=%s key=%s file=%s need=%llu reserved=%llu total=%llu", t->conn->peer,
+             t->conn->keyfp, sitx_log_quote(t->name, qname, sizeof(qname)),
+             (unsigned long long)want, (unsigned long long)b->mem_reserved,
+             (unsigned long long)b->mem_total);
     return 0;
 }
 
@@ -157,8 +160,8 @@ static void drain(const struct recv_budget *b, struct cpu_use *u, uint64_t now_m
 
 /* The sender's bucket, drained to now; drained-empty buckets of others are
  * dropped on the way. NULL when it has none and create is 0 (or no memory). */
-static struct cpu_use *find_use(struct recv_budget *b, const uint8_t id[static 32],
-                                uint64_t now_ms, int create)
+static struct cpu_use *find_use(struct recv_budget *b, const uint8_t id[static 32], uint64_t now_ms,
+                                int create)
 {
     struct cpu_use **pp = &b->cpu;
     struct cpu_use *found = NULL;

@@ -597,6 +597,7 @@ static void drop_failed_file(struct transfer *t)
 int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
 {
     struct transfer *t = c->rx_t;
+    char qname[1100];
 
     if (t == NULL) {
         conn_violation(c, "END without an accepted offer");
@@ -616,8 +617,9 @@ int transfer_on_end(struct sitx_conn *c, const struct sitx_end *end)
     }
     memcpy(t->end_hash, end->hash, sizeof(t->end_hash));
     c->rx_t = NULL;
-    sitx_log(SITX_LOG_DEBUG, "ended", "peer=%s key=%s bytes=%" PRIu64 " validated=%" PRIu64,
-             c->peer, c->keyfp, t->size, t->val_pos);
+    /* How far validation trails the wire when the last byte is in. */
+    sitx_log(SITX_LOG_DEBUG, "ended", "peer=%s key=%s file=%s bytes=%" PRIu64 " validated=%" PRIu64,
+             c->peer, c->keyfp, sitx_log_quote(t->name, qname, sizeof(qname)), t->size, t->val_pos);
     free(t->spare);
     t->spare = NULL;
     t->state = XF_ENDING;
