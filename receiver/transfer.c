@@ -471,6 +471,9 @@ int transfer_ready_for_frame(struct sitx_conn *c)
     if (t->state != XF_RECEIVING) {
         return 1;
     }
+    if (t->val_busy && t->received - t->val_pos > XFER_LAG_MAX) {
+        return 0; /* the validation job's completion resumes reading */
+    }
     room = t->size - t->received;
     room = room > SITX_DATA_MAX ? SITX_DATA_MAX : room;
     if (t->chunk_cap - t->fill_len >= room) {

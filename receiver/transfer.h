@@ -19,6 +19,11 @@ struct sitx_server;
 
 /* Bytes of DATA gathered before a write job takes them. */
 #define XFER_CHUNK (256u * 1024u)
+/* How far the wire may run ahead of a validation that is making progress.
+ * It bounds the wait between END and RESULT (a sender gives up on a silent
+ * receiver): about half a second of PNG inflate. A validation waiting for
+ * memory does not hold the wire. */
+#define XFER_LAG_MAX (16u * 1024u * 1024u)
 /* Transfers one connection may have open at once (some validating or
  * storing, one arriving). Past it the connection reads no further record
  * until one ends: backpressure, not a refusal. */
