@@ -235,8 +235,9 @@ void conn_violation(struct sitx_conn *c, const char *fmt, ...)
  * silence on its side is not idleness. */
 static int waiting_on_us(const struct sitx_conn *c)
 {
-    if (c->rx_t != NULL && c->rx_t->state == XF_RECEIVING && c->rx_t->job_busy) {
-        return 1; /* our disk is the slow side */
+    if (c->rx_t != NULL && c->rx_t->state == XF_RECEIVING &&
+        (c->rx_t->job_busy || c->rx_t->val_busy)) {
+        return 1; /* our disk, or the validation the wire may not outrun, is the slow side */
     }
     for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
         if (t->state == XF_CHECKING || t->state == XF_RESUMING || t->state == XF_ENDING ||
