@@ -137,35 +137,6 @@ static void write_chunk(struct store_job *j)
     }
 }
 
-/* Worker: bytes [off, off + len) read back from the temporary file into
- * t->vbuf and fed to the validator. Only the write job appends to the
- * file meanwhile, past these bytes; pread leaves its offset alone. On
- * return j->len is what was fed. */
-static void validate_piece(struct store_job *j)
-{
-    struct transfer *t = j->t;
-    size_t got = 0;
-    uint64_t t0;
-    int rc;
-
-    while (got < j->len) {
-        int64_t n = partial_read(&t->tmp, j->off + got, t->vbuf + got, j->len - got);
-
-        if (n <= 0) {
-            j->rc = n < 0 ? (int)n : -EIO; /* shorter than what was written */
-            j->len = 0;
-            return;
-        }
-        got += (size_t)n;
-    }
-    t0 = now_ns();
-    rc = sitx_image_validator_feed(t->val, t->vbuf, got);
-    t->validate_ns += now_ns() - t0;
-    if (rc != 0) {
-        set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
-    }
-}
-
 int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len)
 {
     const struct transfer *t = ctx;
@@ -180,6 +151,30 @@ int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len)
         done += (size_t)n;
     }
     return (int64_t)len;
+}
+
+/* Worker: bytes [off, off + len) read back from the temporary file into
+ * t->vbuf and fed to the validator. Only the write job appends to the
+ * file meanwhile, past these bytes; pread leaves its offset alone. On
+ * return j->len is what was fed. */
+static void validate_piece(struct store_job *j)
+{
+    struct transfer *t = j->t;
+    int64_t n = store_reread(t, j->off, t->vbuf, j->len);
+    uint64_t t0;
+    int rc;
+
+    if (n < 0) {
+        j->rc = (int)n;
+        j->len = 0;
+        return;
+    }
+    t0 = now_ns();
+    rc = sitx_image_validator_feed(t->val, t->vbuf, j->len);
+    t->validate_ns += now_ns() - t0;
+    if (rc != 0) {
+        set_msg(j, status_for_image_error(rc), "%s", sitx_image_validator_errstr(t->val));
+    }
 }
 
 /* Worker: the next chunk of a partial being resumed, read into t->fill

@@ -44,8 +44,9 @@ int store_prefix(struct transfer *t);
 int store_final(struct transfer *t);
 
 /* The validator's reread source (image.h): bytes of t's temporary file
- * or partial, which holds every byte fed to the validator before the
- * chunk being fed. Worker side, ctx is the transfer. */
+ * or partial, which holds every byte fed to the validator (the validation
+ * chain reads its pieces from there too). Worker side, ctx is the
+ * transfer; it reads only tmp.fd, which the write job never changes. */
 int64_t store_reread(void *ctx, uint64_t off, uint8_t *buf, size_t len);
 
 /* Maps a storage error to a wire status: DISK_FULL for ENOSPC/EDQUOT, else INTERNAL. */
