@@ -373,14 +373,14 @@ static void on_timer(uv_timer_t *t)
     run_step(t->data);
 }
 
-/* Connection i is wanted: the first while work is left, the second once
- * the first is in and enough images are left. */
+/* Connection i is wanted: the first while work is left, the others once
+ * the first is in and enough images are left for each. */
 static int conn_wanted(const struct send_ctx *s, size_t i)
 {
     if (i == 0) {
         return 1;
     }
-    return s->conns[0].ready && s->n - s->done >= SECOND_CONN_MIN;
+    return s->conns[0].ready && s->n - s->done >= SECOND_CONN_MIN + 2 * (i - 1);
 }
 
 static void arm_timer(struct send_ctx *s)
