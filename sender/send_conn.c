@@ -408,13 +408,20 @@ static void on_record(void *data, const struct sitx_record *rec)
 }
 
 /* The link speed, for lossless compression's "does it pay": an image's
- * bytes over the time from ACCEPT until the socket took its last byte. The
- * kernel's send buffer makes this an overestimate, so compression is only
- * chosen on links that are clearly slow. */
+ * bytes over the time from ACCEPT until the socket took its last byte,
+ * times the connections streaming beside it (they share the link). The
+ * best figure of the run is kept: a receiver busy validating slows a
+ * stream without the link being slow, and mistaking that for a slow link
+ * would spend seconds of CPU on recompression that cannot pay (it did on
+ * loopback). The kernel's send buffer makes it an overestimate too, so
+ * compression is only chosen on links that are clearly slow. */
 static void measure_link(struct conn *k)
 {
     struct image *im = k->measuring;
-    uint64_t ns;
+    struct send_ctx *s = k->s;
+    unsigned sharing = 1;
+    uint64_t ns, bps;
+    size_t i;
 
     if (im == NULL || k->client == NULL || client_queued(k->client) != 0) {
         return;
@@ -424,7 +431,13 @@ static void measure_link(struct conn *k)
     if (ns == 0) {
         return;
     }
-    k->s->link_bps = (uint64_t)((double)(im->len - im->resumed_from) * 1e9 / (double)ns);
+    for (i = 0; i < CONN_MAX; i++) {
+        sharing += &s->conns[i] != k && s->conns[i].measuring != NULL;
+    }
+    bps = (uint64_t)((double)(im->len - im->resumed_from) * 1e9 / (double)ns * sharing);
+    if (bps > s->link_bps) {
+        s->link_bps = bps;
+    }
     sitx_log(SITX_LOG_DEBUG, "link", "bytes_per_sec=%" PRIu64, k->s->link_bps);
 }
 
