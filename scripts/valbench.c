@@ -11,10 +11,11 @@
  * other engineers' builds do not get in the way.
  *
  * PNG methods:
- *   stream      the streaming validator, as the receiver runs it (libpng
- *               progressive reader + zlib, every row unfiltered)
- *   validate    sitx_image_validate: the whole-buffer shortcut of
- *               image_png_fast.c (zlib, no unfiltering), else as stream
+ *   stream      the full streaming path (libpng progressive reader + zlib,
+ *               every row unfiltered): a validator without a reread source
+ *   validate    sitx_image_validate: the shortcut of image_png_fast.c
+ *               (zlib, no unfiltering), else as stream; the receiver runs
+ *               the same shortcut as bytes arrive
  *   zlib-whole  our chunk walk (every CRC), IDAT concatenated, one zlib
  *               inflate into the whole raw image, filter bytes checked
  *   zlib+unf    zlib-whole plus a plain C unfilter of every row
@@ -340,8 +341,8 @@ static int m_current(const uint8_t *b, size_t n)
 
     return sitx_image_validate(b, n, NULL, NULL, err) == 0 ? 0 : -1;
 }
-/* The streaming validator fed the whole buffer: the path before the PNG
- * shortcut of image_png_fast.c, and what the receiver runs. */
+/* The streaming validator fed the whole buffer, without a reread source:
+ * the full path, which the PNG shortcut of image_png_fast.c steps back to. */
 static int m_stream(const uint8_t *b, size_t n)
 {
     struct sitx_image_validator *v = NULL;
