@@ -95,10 +95,11 @@ static int step_aside(struct sitx_image_validator *v)
     while (off < v->fed && rc == 0) {
         uint64_t end = off < v->called ? (v->fed < v->called ? v->fed : v->called) : v->fed;
         size_t want = end - off < REREAD_PIECE ? (size_t)(end - off) : REREAD_PIECE;
+        const uint8_t *src = piece;
         int64_t n = (int64_t)want;
 
         if (off >= v->called) {
-            memcpy(piece, v->cur + (off - v->called), want);
+            src = v->cur + (off - v->called); /* still in the caller's hands */
         } else {
             n = v->reread(v->reread_ctx, off, piece, want);
         }
@@ -110,7 +111,7 @@ static int step_aside(struct sitx_image_validator *v)
             rc = fail(v, SITX_E_INTERNAL, m);
             break;
         }
-        rc = take(v, sitx_png_stream_feed(v->png, piece, want));
+        rc = take(v, sitx_png_stream_feed(v->png, src, want));
         off += want;
     }
     free(piece);
