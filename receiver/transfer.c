@@ -35,8 +35,12 @@ static uint64_t pending_bytes(const struct sitx_server *srv)
 
     for (const struct sitx_conn *c = srv->conns; c != NULL; c = c->next) {
         for (const struct transfer *t = c->transfers; t != NULL; t = t->next) {
-            if (t->state == XF_RESUMING || t->state == XF_RECEIVING || t->state == XF_ENDING) {
-                sum += t->size - t->received;
+            /* What is not on disk yet: received bytes may still wait for
+             * their write job, and statvfs does not see them. A failed
+             * transfer's file is gone. */
+            if ((t->state == XF_RESUMING || t->state == XF_RECEIVING || t->state == XF_ENDING) &&
+                t->fail_status == 0) {
+                sum += t->size - (t->written < t->size ? t->written : t->size);
             }
         }
     }
