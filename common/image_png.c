@@ -93,15 +93,17 @@ static void on_free(png_structp png, png_voidp ptr)
 #define DATA_FAULT "corrupt or truncated image data (IDAT)"
 
 /* Where damaged image data is noticed first (a bad filter byte, a zlib
- * error, extra or missing data, the Adler-32 check) depends, in libpng's
- * progressive reader, on where the bytes happened to be split. So every
- * fault found while reading the image data gets one message, and the
- * verdict never depends on the chunking. Chunk CRC errors are exact. */
+ * error, extra or missing data, the Adler-32 check, an IDAT's CRC) depends,
+ * in libpng's progressive reader, on where the bytes happened to be split.
+ * So every fault found while reading the image data gets one message, and
+ * the verdict never depends on the chunking. Other chunks' CRC errors are
+ * exact. */
 static const char *data_fault(const struct sitx_png_stream *s, const char *msg)
 {
     size_t n = strlen(msg);
+    int crc = n >= 9 && strcmp(msg + n - 9, "CRC error") == 0;
 
-    if (s->have_info && !s->done && !(n >= 9 && strcmp(msg + n - 9, "CRC error") == 0)) {
+    if (s->have_info && !s->done && (!crc || strncmp(msg, "IDAT", 4) == 0)) {
         return DATA_FAULT;
     }
     return msg;
