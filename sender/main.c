@@ -62,6 +62,7 @@ enum opt_id {
     OPT_AFTER_STORED,
     OPT_SETTLE,
     OPT_NO_PSK_CACHE,
+    OPT_IN_ORDER,
     OPT_HELP,
     OPT_VERSION,
     OPT_END_,
@@ -91,6 +92,7 @@ static const struct option long_options[] = {
     {"after-stored", required_argument, NULL, OPT_AFTER_STORED},
     {"settle", required_argument, NULL, OPT_SETTLE},
     {"no-psk-cache", no_argument, NULL, OPT_NO_PSK_CACHE},
+    {"in-order", no_argument, NULL, OPT_IN_ORDER},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -114,6 +116,7 @@ struct args {
     int quiet;
     int verbose;
     int no_psk_cache;
+    int in_order;
     uint64_t retries;
     uint64_t timeout_ms;
     uint64_t protocol; /* 0: version 2 with fallback */
@@ -136,8 +139,9 @@ static void usage(FILE *f)
             "\n"
             "Sends PNG and JPEG images to a sitx-recv receiver, encrypted with AES-256-GCM\n"
             "after a Noise handshake, and reports per image what the receiver answered.\n"
-            "A DIR sends the PNG and JPEG files in it (told by their first bytes), in name\n"
-            "order, each under its base name; subdirectories are left out unless -r.\n"
+            "A DIR sends the PNG and JPEG files in it (told by their first bytes), each\n"
+            "under its base name; subdirectories are left out unless -r. The largest\n"
+            "files go first (unless --in-order), so a batch ends sooner.\n"
             "\n"
             "Authentication, one of:\n"
             "  --password-file FILE     shared passphrase: FILE (mode 0600) less one trailing\n"
@@ -178,6 +182,8 @@ static void usage(FILE *f)
             "                           closes the run: N stored, already stored, refused\n"
             "                           (by the receiver, not retried), failed (the rest),\n"
             "                           skipped, bytes sent, time\n"
+            "  --in-order               offer the images in the order given (DIRs: name\n"
+            "                           order), not largest first\n"
             "  --retries N              retries per image of what can be retried (default %d)\n"
             "  --timeout SECONDS        give up on a receiver silent, busy or refusing\n"
             "                           connections this long (default %d)\n"
@@ -310,6 +316,9 @@ static void parse_args(int argc, char **argv, struct args *a)
             break;
         case OPT_NO_PSK_CACHE:
             a->no_psk_cache = 1;
+            break;
+        case OPT_IN_ORDER:
+            a->in_order = 1;
             break;
         case OPT_VERBOSE:
             a->verbose = 1;
@@ -690,6 +699,7 @@ int main(int argc, char **argv)
     cfg.retries = (unsigned)a.retries;
     cfg.timeout_ms = a.timeout_ms;
     cfg.verbose = a.verbose;
+    cfg.in_order = a.in_order;
     cfg.protocol = (unsigned)a.protocol;
     cfg.learnt_version = &learnt_version;
 

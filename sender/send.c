@@ -17,6 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "send_int.h"
+#include "send_order.h"
 
 uint64_t run_now(const struct send_ctx *s)
 {
@@ -511,6 +512,14 @@ int send_run(const struct send_config *cfg, struct report *rep)
         /* Until prepared, messages name the file by the name it is offered under. */
         offer_path(s->images[i].offer_src, 0, NULL, s->images[i].name, sizeof(s->images[i].name));
     }
+    s->order = calloc(s->n > 0 ? s->n : 1, sizeof(*s->order));
+    if (s->order == NULL || send_order_plan(cfg->files, s->n, cfg->in_order, s->order) != 0) {
+        free(s->order);
+        free(s->images);
+        free(s);
+        report_error(rep, "out of memory");
+        return SEND_EXIT_INTERNAL;
+    }
     for (i = 0; i < CONN_MAX; i++) {
         s->conns[i].s = s;
     }
@@ -524,6 +533,7 @@ int send_run(const struct send_config *cfg, struct report *rep)
     }
     if (rc != 0) {
         report_error(rep, "cannot start the event loop: %s", uv_strerror(rc));
+        free(s->order);
         free(s->images);
         free(s);
         return SEND_EXIT_INTERNAL;
@@ -569,6 +579,7 @@ int send_run(const struct send_config *cfg, struct report *rep)
     }
     psk_cache_clear(&s->psk);
     sodium_memzero(s->pin, sizeof(s->pin));
+    free(s->order);
     free(s->images);
     free(s);
     return exit_code;

@@ -64,6 +64,10 @@ struct send_config {
      * once. 0 leaves the signals alone (--watch has its own stop). */
     int interruptible;
     char *const *files;
+    /* --in-order: offer the files in the order given. Else the largest
+     * goes first, so that a batch does not end with the receiver checking
+     * one big image alone while the rest of the link and its cores idle. */
+    int in_order;
     /* The name each file is offered under, a path relative to a directory
      * sent ("2024/a.jpg"); NULL (the array or an entry) for the base name. */
     char *const *names;

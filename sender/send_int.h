@@ -104,7 +104,8 @@ struct send_ctx {
     struct report *rep;
     struct image *images;
     size_t n;
-    size_t next_new; /* first image never prepared */
+    size_t *order;   /* indexes into images, in the order they are offered */
+    size_t next_new; /* first in order never prepared */
     size_t ahead;    /* images PREPARING or READY */
     size_t done;
     struct image *ready_head;

@@ -80,7 +80,7 @@ out:
 void stage_start_prepares(struct send_ctx *s)
 {
     while (s->next_new < s->n && s->ahead < PREPARE_AHEAD) {
-        struct image *im = &s->images[s->next_new++];
+        struct image *im = &s->images[s->order[s->next_new++]];
         struct prep *p = calloc(1, sizeof(*p));
         int rc;
 
