@@ -52,8 +52,9 @@ send_pid_of() {
     return 1
 }
 
-# Version 2: first stored, one big image withdrawn mid-stream, the other never offered.
-send_bg v2 "${key_args[@]}" --verbose "127.0.0.1:$RELAY_PORT" \
+# Version 2: first stored, one big image withdrawn mid-stream, the other
+# never offered (--in-order: else the big ones would start first).
+send_bg v2 "${key_args[@]}" --verbose --in-order "127.0.0.1:$RELAY_PORT" \
     "$src/first.png" "$src/big1.png" "$src/big2.png"
 bg=$BG_PID
 pid=$(send_pid_of "$bg") || fail "no sitx-send process"
