@@ -85,7 +85,6 @@ struct sitx_png_quick {
     uint8_t zbytes[4]; /* header or trailer bytes gathered */
     size_t zlen;
     uint32_t adler;
-    int ended;    /* the zlib stream ended, its trailer checked */
     int run_over; /* a chunk other than IDAT came after the image data */
     z_stream z;
     struct rows r;
@@ -334,7 +333,6 @@ static int take_data(struct sitx_png_quick *q, const uint8_t *p, size_t n)
                     return SITX_IMAGE_MORE;
                 }
                 q->zs = ZS_END;
-                q->ended = 1;
             }
             break;
         case ZS_END:
@@ -357,7 +355,7 @@ static int take_after(struct sitx_png_quick *q, uint64_t at)
     }
     if (memcmp(type, "IDAT", 4) == 0) {
         /* Still the one run: not after the end, not empty. */
-        if (q->run_over || q->ended || n == 0) {
+        if (q->run_over || q->zs == ZS_END || n == 0) {
             return SITX_IMAGE_MORE;
         }
         q->crc = libdeflate_crc32(0, type, 4);
@@ -366,7 +364,7 @@ static int take_after(struct sitx_png_quick *q, uint64_t at)
         return 0;
     }
     q->run_over = 1;
-    if (!q->ended || !q->r.done) {
+    if (q->zs != ZS_END || !q->r.done) {
         return SITX_IMAGE_MORE; /* the image data ends early */
     }
     if (memcmp(type, "IEND", 4) == 0) {

@@ -33,6 +33,15 @@ static char *make(const char *name, size_t size)
     return path;
 }
 
+/* Removes and frees the first n paths made by make(). */
+static void drop(char **paths, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+}
+
 static void test_largest_first_ties_and_missing_in_given_order(void **state)
 {
     char *paths[7];
@@ -50,12 +59,8 @@ static void test_largest_first_ties_and_missing_in_given_order(void **state)
     assert_non_null(paths[6]);
     assert_int_equal(send_order_plan(paths, 7, 0, order), 0);
     assert_memory_equal(order, want, sizeof(want));
-    for (size_t i = 0; i < 7; i++) {
-        if (i < 6) {
-            unlink(paths[i]);
-        }
-        free(paths[i]);
-    }
+    drop(paths, 6);
+    free(paths[6]);
 }
 
 static void test_in_order_keeps_the_order_given(void **state)
@@ -75,10 +80,7 @@ static void test_in_order_keeps_the_order_given(void **state)
     assert_int_equal(order[0], 1);
     assert_int_equal(order[1], 2);
     assert_int_equal(order[2], 0);
-    for (size_t i = 0; i < 3; i++) {
-        unlink(paths[i]);
-        free(paths[i]);
-    }
+    drop(paths, 3);
 }
 
 static void test_a_directory_is_not_sized(void **state)
@@ -92,8 +94,7 @@ static void test_a_directory_is_not_sized(void **state)
     assert_int_equal(send_order_plan(paths, 2, 0, order), 0);
     assert_int_equal(order[0], 1);
     assert_int_equal(order[1], 0);
-    unlink(paths[1]);
-    free(paths[1]);
+    drop(paths + 1, 1);
     assert_int_equal(send_order_plan(paths, 0, 0, order), 0); /* nothing to order */
 }
 
