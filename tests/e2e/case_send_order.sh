@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The largest image starts first (unless --in-order): a run given its
 # files smallest first, and a folder with --in-order, both store every
-# image once with its pixels. (The order itself: test_send_order; which
-# image the receiver sees first also depends on which finishes preparing
-# first.)
+# image once with its pixels. Two images are prepared at once and the next
+# starts only once one of them is offered, so the smallest, planned last,
+# cannot be the first the receiver sees (which of the other two is first
+# depends on which finishes preparing first; the plan itself:
+# test_send_order).
 . "$(dirname "$0")/lib.sh"
 
 src=$WORK/src
@@ -16,11 +18,16 @@ ended_count() {
     grep -c ' ended .*file=' "$RECV_LOG"
 }
 
+first_ended() {
+    grep -m 1 -o ' ended .*file=[^ ]*' "$RECV_LOG" | sed -E 's/.*file=//'
+}
+
 start_pw_recv -v
 send --password-file "$PW" --no-psk-cache "127.0.0.1:$RECV_PORT" \
     "$src/a-small.png" "$src/c-mid.png" "$src/b-big.png"
 assert_rc 0 "three images, largest first"
 [ "$(ended_count)" -eq 3 ] || fail "want 3 images offered, the receiver ended $(ended_count)"
+[ "$(first_ended)" != a-small.png ] || fail "the smallest image went first"
 for f in "$src"/*; do
     stored_for "$INBOX" "$(basename "${f%.*}")"
     assert_same_pixels "$f" "$STORED"
