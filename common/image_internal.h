@@ -100,6 +100,15 @@ int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *
 const char *sitx_jpeg_stream_errstr(const struct sitx_jpeg_stream *s);
 /* Bytes the stream holds back between feeds (its window), for tests. */
 size_t sitx_jpeg_stream_window(const struct sitx_jpeg_stream *s);
+/* Lets a progressive file take the shortcut of image_jpeg_fast.c after its
+ * header; call before the first feed. Feed and finish may then return
+ * SITX_IMAGE_MORE: the shortcut stepped aside, and a stream without it
+ * must be fed every byte again for the verdict. */
+void sitx_jpeg_stream_allow_quick(struct sitx_jpeg_stream *s);
+/* The JPEG shortcut over a whole buffer: 0 with info set when it accepted,
+ * SITX_IMAGE_MORE when the full path has to decide. */
+int sitx_jpeg_validate_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                            struct sitx_image_info *info);
 void sitx_jpeg_stream_free(struct sitx_jpeg_stream *s);
 
 /* Decoded pixels for re-encoding (image_png_read.c, image_jpeg_decode.c).

@@ -17,6 +17,10 @@
  * the image needs more than it, before libjpeg allocates the coefficient
  * image, and goes on from its window once the budget was raised.
  *
+ * A progressive file may take a shortcut after its header (allow_quick,
+ * image_jpeg_fast.c): the bytes from the first scan on go to it instead of
+ * libjpeg, and when it steps aside the caller starts over without it.
+ *
  * Two things keep the verdict independent of how the bytes arrive: libjpeg
  * gets its input in pieces too small for its fast Huffman path (src_fill),
  * and a walk over the marker structure holds back runs of 0xFF in
@@ -42,6 +46,7 @@
 enum stage {
     ST_HEADER,
     ST_START,
+    ST_QUICK, /* the shortcut has the bytes from the first scan on */
     ST_ROWS,
     ST_FINISH,
     ST_DONE,
@@ -58,6 +63,8 @@ struct sitx_jpeg_stream {
     enum stage stage;
     int eof;      /* finish was called: no more bytes will come */
     int hold_all; /* arithmetic coding: keep every byte until finish */
+    int may_quick;
+    struct sitx_jpeg_quick *quick;
     int err;      /* sticky */
     uint8_t *win; /* bytes fed but not consumed by libjpeg */
     size_t win_len;
@@ -245,6 +252,16 @@ static int run(struct sitx_jpeg_stream *s)
                 s->resume = c->src->next_input_byte; /* the header is done */
                 return 0;
             }
+            if (s->may_quick && s->quick == NULL) {
+                if (sitx_jpeg_quick_new(&s->quick, c, &s->lim, s->ctl) != 0) {
+                    sitx_jpeg_fail((j_common_ptr)c, SITX_E_NOMEM, "JPEG: out of memory");
+                }
+                if (s->quick != NULL) {
+                    s->stage = ST_QUICK;
+                    s->resume = c->src->next_input_byte;
+                    return 0;
+                }
+            }
             if (!jpeg_start_decompress(c)) {
                 return 0;
             }
@@ -253,6 +270,8 @@ static int run(struct sitx_jpeg_stream *s)
                                               (JDIMENSION)c->rec_outbuf_height);
             s->stage = ST_ROWS;
             break;
+        case ST_QUICK:
+            return 0;
         case ST_ROWS:
             while (c->output_scanline < c->output_height) {
                 if (jpeg_read_scanlines(c, s->rows, (JDIMENSION)c->rec_outbuf_height) == 0) {
@@ -350,6 +369,22 @@ static size_t releasable(const struct sitx_jpeg_stream *s, uint64_t at, size_t a
     return safe - at < avail ? (size_t)(safe - at) : avail;
 }
 
+/* The shortcut's verdict becomes the stream's. */
+static int quick_verdict(struct sitx_jpeg_stream *s, int rc)
+{
+    if (rc != 0 && rc != SITX_IMAGE_MORE) {
+        return fail(s, rc, sitx_jpeg_quick_errstr(s->quick));
+    }
+    s->err = rc; /* 0, or SITX_IMAGE_MORE: step aside */
+    return rc;
+}
+
+/* Bytes for the shortcut. */
+static int to_quick(struct sitx_jpeg_stream *s, const uint8_t *p, const uint8_t *end)
+{
+    return quick_verdict(s, sitx_jpeg_quick_feed(s->quick, p, (size_t)(end - p)));
+}
+
 /* Runs the decoder over [p, end). */
 static int run_on(struct sitx_jpeg_stream *s, const JOCTET *p, const JOCTET *end)
 {
@@ -419,7 +454,13 @@ static int resume_held(struct sitx_jpeg_stream *s)
      * header), libjpeg runs: what it has seen may already be wrong (bad
      * scan parameters), and that verdict comes first, as when unheld. */
     n = releasable(s, s->win_at, s->win_len);
-    if (run_on(s, s->win, s->win + n) == 0 && s->stage != ST_DONE) {
+    if (run_on(s, s->win, s->win + n) == 0 && s->stage == ST_QUICK) {
+        int rc = to_quick(s, s->resume, s->win + s->win_len);
+
+        s->win_len = 0;
+        return rc;
+    }
+    if (s->err == 0 && s->stage != ST_DONE) {
         return keep_rest(s, s->resume, s->win + s->win_len,
                          s->win_at + (uint64_t)(s->resume - s->win));
     }
@@ -432,7 +473,8 @@ static int resume_held(struct sitx_jpeg_stream *s)
  * yet, and gives its verdict once the budget lets it go on. */
 static int check_fill_fault(struct sitx_jpeg_stream *s)
 {
-    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE && !s->ctl->held) {
+    if (s->err == 0 && s->walk.bad && s->stage != ST_DONE && s->stage != ST_QUICK &&
+        !s->ctl->held) {
         fail(s, SITX_E_BAD_IMAGE, "JPEG: fill bytes before a stuffed zero in entropy-coded data");
     }
     return s->err;
@@ -456,6 +498,10 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
             return s->err;
         }
     }
+    if (s->stage == ST_QUICK) {
+        s->fed += len;
+        return to_quick(s, buf, buf + len);
+    }
     at = s->fed;
     sitx_jpeg_walk(&s->walk, buf, len);
     s->fed += len;
@@ -474,6 +520,10 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
             /* Straight from the caller's bytes; only the tail is copied. */
             n = releasable(s, at, len);
             if (n > 0 && (run_on(s, buf, buf + n) != 0 || s->stage == ST_DONE)) {
+                break;
+            }
+            if (n > 0 && s->stage == ST_QUICK) {
+                to_quick(s, s->resume, buf + len);
                 break;
             }
             if (n == 0) {
@@ -495,6 +545,13 @@ int sitx_jpeg_stream_feed(struct sitx_jpeg_stream *s, const uint8_t *buf, size_t
         }
         n = releasable(s, s->win_at, s->win_len);
         if (n > 0 && (run_on(s, s->win, s->win + n) != 0 || s->stage == ST_DONE)) {
+            break;
+        }
+        if (n > 0 && s->stage == ST_QUICK) {
+            if (to_quick(s, s->resume, s->win + s->win_len) == 0) {
+                to_quick(s, buf, buf + len);
+            }
+            s->win_len = 0;
             break;
         }
         if (n > 0) {
@@ -520,14 +577,19 @@ int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *
     if (s->err == 0 && s->ctl->held && resume_held(s) == 0) {
         check_fill_fault(s); /* as at the end of a feed */
     }
-    if (s->err == 0 && s->stage != ST_DONE) {
+    if (s->err == 0 && s->stage != ST_DONE && s->stage != ST_QUICK) {
         static const JOCTET none[1] = {0};
         const JOCTET *p = s->win != NULL ? s->win : none;
 
         s->eof = 1;
-        if (run_on(s, p, p + s->win_len) == 0 && s->stage != ST_DONE) {
+        if (run_on(s, p, p + s->win_len) == 0 && s->stage == ST_QUICK) {
+            to_quick(s, s->resume, p + s->win_len);
+        } else if (s->err == 0 && s->stage != ST_DONE) {
             fail(s, SITX_E_BAD_IMAGE, "JPEG: decoding stopped before the end of the image");
         }
+    }
+    if (s->err == 0 && s->stage == ST_QUICK) {
+        quick_verdict(s, sitx_jpeg_quick_finish(s->quick));
     }
     if (s->err != 0) {
         return s->err;
@@ -543,6 +605,34 @@ const char *sitx_jpeg_stream_errstr(const struct sitx_jpeg_stream *s)
     return s->errstr;
 }
 
+void sitx_jpeg_stream_allow_quick(struct sitx_jpeg_stream *s)
+{
+    s->may_quick = 1;
+}
+
+int sitx_jpeg_validate_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                            struct sitx_image_info *info)
+{
+    struct sitx_image_ctl ctl;
+    struct sitx_jpeg_stream *s = NULL;
+    int rc;
+
+    memset(&ctl, 0, sizeof(ctl));
+    if (sitx_jpeg_stream_new(&s, lim, &ctl) != 0) {
+        return SITX_IMAGE_MORE;
+    }
+    sitx_jpeg_stream_allow_quick(s);
+    rc = sitx_jpeg_stream_feed(s, buf, len);
+    if (rc == 0) {
+        rc = sitx_jpeg_stream_finish(s, info);
+    }
+    if (s->quick == NULL) {
+        rc = SITX_IMAGE_MORE; /* the full path's verdict, not the shortcut's */
+    }
+    sitx_jpeg_stream_free(s);
+    return rc == 0 ? 0 : SITX_IMAGE_MORE;
+}
+
 size_t sitx_jpeg_stream_window(const struct sitx_jpeg_stream *s)
 {
     return s->win_cap;
@@ -556,6 +646,7 @@ void sitx_jpeg_stream_free(struct sitx_jpeg_stream *s)
     if (s->created) {
         jpeg_destroy_decompress(&s->cinfo);
     }
+    sitx_jpeg_quick_free(s->quick);
     free(s->win);
     free(s);
 }

@@ -45,6 +45,21 @@ void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limi
  * padded to whole MCUs. Valid after jpeg_read_header(). */
 uint64_t sitx_jpeg_coef_bytes(j_decompress_ptr cinfo);
 
+/* The progressive-JPEG shortcut (image_jpeg_fast.c), from the first scan's
+ * entropy-coded data on, after jpeg_read_header() and the limits: *out is
+ * NULL when it does not apply to this header. Feed and finish return 0
+ * while the image may still be sound (finish: it is), SITX_IMAGE_MORE to
+ * step aside, or the full path's own verdict where it is sure to be the
+ * same (SITX_E_CANCELLED, SITX_E_LIMIT for the scan limit; message from
+ * errstr). New may fail with SITX_E_NOMEM. */
+struct sitx_jpeg_quick;
+int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr cinfo,
+                        const struct sitx_image_limits *lim, struct sitx_image_ctl *ctl);
+int sitx_jpeg_quick_feed(struct sitx_jpeg_quick *q, const uint8_t *buf, size_t len);
+int sitx_jpeg_quick_finish(struct sitx_jpeg_quick *q);
+const char *sitx_jpeg_quick_errstr(const struct sitx_jpeg_quick *q);
+void sitx_jpeg_quick_free(struct sitx_jpeg_quick *q); /* NULL-safe */
+
 /* Destination appending to out (out->len grows as libjpeg writes). */
 struct sitx_jpeg_dest {
     struct jpeg_destination_mgr pub;

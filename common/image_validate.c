@@ -84,7 +84,10 @@ static int step_aside(struct sitx_image_validator *v)
 
     sitx_png_quick_free(v->quick);
     v->quick = NULL;
-    if (sitx_png_stream_new(&v->png, &v->lim, &v->ctl) != 0) {
+    sitx_jpeg_stream_free(v->jpeg);
+    v->jpeg = NULL;
+    if ((v->format == SITX_IMAGE_PNG ? sitx_png_stream_new(&v->png, &v->lim, &v->ctl)
+                                     : sitx_jpeg_stream_new(&v->jpeg, &v->lim, &v->ctl)) != 0) {
         return fail(v, SITX_E_NOMEM, "out of memory starting the decoder");
     }
     piece = malloc(REREAD_PIECE);
@@ -111,19 +114,22 @@ static int step_aside(struct sitx_image_validator *v)
             rc = fail(v, SITX_E_INTERNAL, m);
             break;
         }
-        rc = take(v, sitx_png_stream_feed(v->png, src, want));
+        rc = take(v, v->png != NULL ? sitx_png_stream_feed(v->png, src, want)
+                                    : sitx_jpeg_stream_feed(v->jpeg, src, want));
         off += want;
     }
     free(piece);
     return rc;
 }
 
-/* Bytes to the format's stream, through the PNG shortcut while it lasts. */
+/* Bytes to the format's stream, through a shortcut while it lasts: the
+ * PNG one in front of the stream, the JPEG one inside it. */
 static int feed_format(struct sitx_image_validator *v, const uint8_t *buf, size_t len)
 {
-    if (v->quick != NULL) {
-        int rc = sitx_png_quick_feed(v->quick, buf, len);
+    int rc;
 
+    if (v->quick != NULL) {
+        rc = sitx_png_quick_feed(v->quick, buf, len);
         if (rc == SITX_E_CANCELLED) {
             return fail(v, rc, SITX_IMAGE_CANCEL_MSG);
         }
@@ -135,11 +141,19 @@ static int feed_format(struct sitx_image_validator *v, const uint8_t *buf, size_
             return v->err;
         }
     }
-    v->fed += len;
     if (v->png != NULL) {
+        v->fed += len;
         return take(v, sitx_png_stream_feed(v->png, buf, len));
     }
-    return take(v, sitx_jpeg_stream_feed(v->jpeg, buf, len));
+    rc = sitx_jpeg_stream_feed(v->jpeg, buf, len);
+    if (rc == SITX_IMAGE_MORE) {
+        if (step_aside(v) != 0) {
+            return v->err;
+        }
+        rc = sitx_jpeg_stream_feed(v->jpeg, buf, len);
+    }
+    v->fed += len;
+    return take(v, rc);
 }
 
 static int start_format(struct sitx_image_validator *v)
@@ -152,6 +166,9 @@ static int start_format(struct sitx_image_validator *v)
         rc = sitx_png_stream_new(&v->png, &v->lim, &v->ctl);
     } else {
         rc = sitx_jpeg_stream_new(&v->jpeg, &v->lim, &v->ctl);
+        if (rc == 0 && v->reread != NULL) {
+            sitx_jpeg_stream_allow_quick(v->jpeg);
+        }
     }
     if (rc != 0) {
         return fail(v, rc, "out of memory starting the decoder");
@@ -232,8 +249,18 @@ int sitx_image_validator_finish(struct sitx_image_validator *v, struct sitx_imag
         if (take(v, sitx_png_stream_finish(v->png, &tmp)) != 0) {
             return v->err;
         }
-    } else if (take(v, sitx_jpeg_stream_finish(v->jpeg, &tmp)) != 0) {
-        return v->err;
+    } else {
+        int rc = sitx_jpeg_stream_finish(v->jpeg, &tmp);
+
+        if (rc == SITX_IMAGE_MORE) {
+            if (step_aside(v) != 0) {
+                return v->err;
+            }
+            rc = sitx_jpeg_stream_finish(v->jpeg, &tmp);
+        }
+        if (take(v, rc) != 0) {
+            return v->err;
+        }
     }
     if (info != NULL) {
         *info = tmp;
@@ -249,8 +276,8 @@ const char *sitx_image_validator_errstr(const struct sitx_image_validator *v)
 uint64_t sitx_image_memory_floor(const struct sitx_image_limits *lim)
 {
     uint64_t w = lim != NULL ? lim->max_width : 65535;
-    uint64_t png = 3 * (8 * w + 64);                 /* 3 rows of RGBA, 16 bits */
-    uint64_t jpeg = (w / 8 + 2) * 32 * 2 * 4;        /* see need_after_header() */
+    uint64_t png = 3 * (8 * w + 64);          /* 3 rows of RGBA, 16 bits */
+    uint64_t jpeg = (w / 8 + 2) * 32 * 2 * 4; /* see need_after_header() */
 
     return SITX_IMAGE_MEMORY_BASE + (png > jpeg ? png : jpeg);
 }

@@ -7,13 +7,14 @@
  * bound the work: 1 Mpx, 2048 per side, 100 scans, 64 MiB.
  *
  * With bit 2 set the streamed validator may read its bytes again, as the
- * receiver's does: a PNG then takes the shortcut (image_png_fast.c) in
- * pieces and, where it steps aside, the full path over everything again.
+ * receiver's does: a PNG or a progressive JPEG then takes its shortcut
+ * (image_png_fast.c, image_jpeg_fast.c) in pieces and, where it steps
+ * aside, the full path over everything again.
  *
- * For PNG this is also the differential target of the shortcut, which
+ * This is also the differential target of both shortcuts, which
  * sitx_image_validate() takes and the streaming validator without a
- * reread source never does: the shortcut must accept nothing the
- * streaming path refuses, with the same info. */
+ * reread source never does: a shortcut must accept nothing the streaming
+ * path refuses, with the same info. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,12 +106,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (wrc == 0 && memcmp(&whole, &streamed, sizeof(whole)) != 0)) {
         abort();
     }
-    if (sitx_image_detect(data + 1, size - 1) == SITX_IMAGE_PNG) {
+    if (sitx_image_detect(data + 1, size - 1) != SITX_IMAGE_UNKNOWN) {
         struct sitx_image_info fast;
         int frc;
 
         memset(&fast, 0, sizeof(fast));
-        frc = sitx_png_validate_fast(data + 1, size - 1, &lim, &fast);
+        frc = sitx_image_detect(data + 1, size - 1) == SITX_IMAGE_PNG
+                  ? sitx_png_validate_fast(data + 1, size - 1, &lim, &fast)
+                  : sitx_jpeg_validate_fast(data + 1, size - 1, &lim, &fast);
         if ((frc != 0 && frc != SITX_IMAGE_MORE) ||
             (frc == 0 && (src != 0 || memcmp(&fast, &streamed, sizeof(fast)) != 0))) {
             abort(); /* the shortcut accepted what the streaming path refuses */

@@ -5,7 +5,7 @@
  *   same-pixels A B     exit 0 when both decode to the same RGBA, 1 if not, 2 on error
  *   info FILE           prints "FORMAT WxH" of a valid image
  *   validate FILE       exit 0 and "ok", or 1 and the reason
- *   validate-full FILE  the same through the streaming path alone (no PNG shortcut)
+ *   validate-full FILE  the same through the streaming path alone (no shortcut)
  *   recompress IN OUT MODE [strip]   MODE: none, lossless, lossless-always, lossy[:Q]
  *   bomb ztxt|pixels|scans|arith OUT [...]   crafted images (imgbomb.c)
  *

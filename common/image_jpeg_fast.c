@@ -1,0 +1,968 @@
+/* A shortcut for validating a progressive JPEG. libjpeg keeps the whole
+ * coefficient image of such a file (2 bytes a coefficient, zeroed, tens
+ * of MB for a wallpaper), decodes every scan into it and then runs an
+ * output pass over it; the Huffman decoding alone is what proves the
+ * entropy-coded data. Here libjpeg still reads everything up to the first
+ * scan, exactly as the streaming path does (image_jpeg.c hands over at
+ * that point); from there every scan is Huffman-decoded here, keeping one
+ * bit a coefficient: whether it is non-zero yet, the only thing a later
+ * refinement scan's bit layout depends on.
+ *
+ * The shortcut only ever accepts. Whatever it does not fully understand
+ * makes it step aside, and the streaming path, fed the same bytes again,
+ * gives the verdict and the message: a bad or missing table, a code no
+ * table has, bits needed past the end of a scan, bytes left over after
+ * one, a fill byte, restart markers, a marker other than DHT, DQT, DRI,
+ * SOS, EOI, COM or APP1-13/15, a scan libjpeg would warn about (bogus
+ * progression, a first AC scan without DC), a coefficient written outside
+ * its band or too large for libjpeg's 16 bits, a DC sum near libjpeg's
+ * overflow check, more scans than the limit, a file that ends early. So
+ * it accepts only what libjpeg, as the streaming path drives it, accepts:
+ * - libjpeg-turbo's progressive decoder (jdphuff.c) refuses, under
+ *   warnings-are-errors, exactly those things; its output pass at 1/8
+ *   scale cannot fail for the component layouts taken here (gray, or
+ *   three components whose chroma is not subsampled while luma is 1x1,
+ *   2x1, 1x2 or 2x2), nor for lack of memory when the need estimate fits
+ *   the limit;
+ * - after EOI nothing is read, as libjpeg reads nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "image_jpeg_internal.h"
+
+/* Huffman codes up to this long are found with one table lookup. */
+#define FAST_BITS 9
+/* Bytes an MCU can take at most: 10 blocks of DC (31 bits each), or one
+ * block of AC (63 codes of at most 31 bits, or 63 of 17 and as many
+ * correction bits), doubled for stuffed zeros, plus the bytes the bit
+ * reader loads ahead. An MCU is decoded only with this much at hand (or
+ * the end of its scan in sight), so it never waits for bytes midway. */
+#define MCU_MARGIN 1024
+/* Bytes taken from the caller at a time. */
+#define FEED_PIECE (64u * 1024)
+#define NO_TABLE   (-1)
+
+struct htab {
+    uint16_t fast[1 << FAST_BITS]; /* length << 8 | symbol; 0: longer or no code */
+    int32_t maxcode[17];           /* largest code of each length, -1 for none */
+    int32_t valoff[17];            /* symbol index minus code, per length */
+    uint8_t sym[256];
+};
+
+/* A table as DHT gave it (or libjpeg had it after the header). */
+struct raw_table {
+    int defined;
+    uint8_t bits[17];
+    uint8_t val[256];
+};
+
+struct bits {
+    const uint8_t *p, *end; /* bytes not yet loaded */
+    uint64_t acc;           /* the next bits, first at the top */
+    int n;                  /* bits in acc; below 0: read past the data */
+    int at_marker;          /* p is at the marker ending the scan */
+};
+
+struct comp {
+    int id;
+    int h, v;
+    int quant; /* its table number */
+    int latched;
+    uint32_t bw, bh; /* blocks across and down */
+    uint64_t *nz;    /* per block: bit k set when zigzag coefficient k is non-zero */
+    int8_t bit[64];  /* libjpeg's coef_bits: -1 before the first scan */
+};
+
+enum phase {
+    PH_SCAN,   /* entropy-coded data */
+    PH_END,    /* the scan's MCUs are done: its marker must follow */
+    PH_MARKER, /* at a marker */
+    PH_SKIP,   /* inside a segment nobody reads */
+    PH_DONE,   /* EOI seen */
+};
+
+struct scan {
+    int ncomp;
+    int comp[4]; /* frame component of each */
+    int Ss, Se, Ah, Al;
+    struct htab *dc[4], *ac;
+    int blocks[4]; /* blocks per MCU of each component (interleaved) */
+    int mcu_blocks;
+    uint32_t mcus, mcus_per_row, next;
+    uint32_t eobrun;
+    int32_t last_dc[4];
+};
+
+struct sitx_jpeg_quick {
+    struct sitx_image_ctl *ctl;
+    uint32_t max_scans, scans;
+    uint32_t width, height;
+    int max_h, max_v;
+    int ncomp;
+    struct comp comp[3];
+    struct raw_table dc_raw[4], ac_raw[4];
+    struct htab dc_tab[4], ac_tab[4];
+    int quant_defined[4];
+    unsigned restart_interval;
+    struct scan scan;
+    struct bits br;
+    enum phase phase;
+    size_t skip;
+    int eof;
+    int failed;                   /* stepped aside or failed: sticky */
+    char err[SITX_IMAGE_ERR_MAX]; /* the failure's message, when not stepping aside */
+    uint8_t *buf;
+    size_t len, pos, cap; /* bytes held; pos: the first not loaded or parsed */
+};
+
+/* Canonical codes from a DHT's counts, with jpeg_make_d_derived_tbl()'s
+ * checks: at most 256 symbols, no all-ones code, DC symbols up to 15. */
+static int htab_build(struct htab *t, const struct raw_table *r, int is_dc)
+{
+    int l, i, p = 0, nsym = 0;
+    int32_t code = 0;
+
+    if (!r->defined) {
+        return -1;
+    }
+    for (l = 1; l <= 16; l++) {
+        nsym += r->bits[l];
+    }
+    if (nsym > 256) {
+        return -1;
+    }
+    for (i = 0; is_dc && i < nsym; i++) {
+        if (r->val[i] > 15) {
+            return -1;
+        }
+    }
+    memset(t->fast, 0, sizeof(t->fast));
+    memcpy(t->sym, r->val, sizeof(t->sym));
+    for (l = 1; l <= 16; l++) {
+        int n = r->bits[l];
+
+        t->maxcode[l] = -1;
+        t->valoff[l] = p - code;
+        if (n > 0 && code + n >= (int32_t)1 << l) {
+            return -1; /* the last code would be all ones, or longer */
+        }
+        for (i = 0; i < n; i++, p++, code++) {
+            if (l <= FAST_BITS) {
+                int fill = 1 << (FAST_BITS - l);
+                int at = code << (FAST_BITS - l);
+                int j;
+
+                for (j = 0; j < fill; j++) {
+                    t->fast[at + j] = (uint16_t)(l << 8 | r->val[p]);
+                }
+            }
+        }
+        if (n > 0) {
+            t->maxcode[l] = code - 1;
+        }
+        code <<= 1;
+    }
+    return 0;
+}
+
+/* Loads whole bytes until 57 bits are held or the data ends: at a marker,
+ * at the end of what has arrived, or at a fill byte (stepped aside on
+ * when the bits are needed). A stuffed zero after 0xFF is dropped. */
+static inline void refill(struct bits *b)
+{
+    while (b->n <= 56 && b->p < b->end) {
+        uint8_t c = b->p[0];
+
+        if (c == 0xFF) {
+            if (b->p + 1 >= b->end) {
+                return;
+            }
+            if (b->p[1] != 0x00) {
+                b->at_marker = 1;
+                return;
+            }
+            b->p += 2;
+        } else {
+            b->p++;
+        }
+        b->acc |= (uint64_t)c << (56 - b->n);
+        b->n += 8;
+    }
+}
+
+static inline void need(struct bits *b, int n)
+{
+    if (b->n < n) {
+        refill(b);
+    }
+}
+
+/* n in 1..16; the bits must have been asked for with need(). */
+static inline uint32_t take(struct bits *b, int n)
+{
+    uint32_t v = (uint32_t)(b->acc >> (64 - n));
+
+    b->acc <<= n;
+    b->n -= n;
+    return v;
+}
+
+/* The next symbol, or -1 for a code no table has. */
+static inline int decode(struct bits *b, const struct htab *t)
+{
+    uint32_t e, v;
+    int l;
+
+    need(b, 32);
+    e = t->fast[b->acc >> (64 - FAST_BITS)];
+    if (e != 0) {
+        b->acc <<= e >> 8;
+        b->n -= (int)(e >> 8);
+        return (int)(e & 0xFF);
+    }
+    v = (uint32_t)(b->acc >> 48);
+    for (l = FAST_BITS + 1; l <= 16; l++) {
+        int32_t code = (int32_t)(v >> (16 - l));
+
+        if (code <= t->maxcode[l]) {
+            b->acc <<= l;
+            b->n -= l;
+            return t->sym[(code + t->valoff[l]) & 0xFF];
+        }
+    }
+    return -1;
+}
+
+/* Skips n correction bits, n up to 63. */
+static inline void skip_bits(struct bits *b, int n)
+{
+    while (n > 0) {
+        int k = n > 16 ? 16 : n;
+
+        need(b, k);
+        (void)take(b, k);
+        n -= k;
+    }
+}
+
+static int dc_first(struct scan *sc, struct bits *b, int si)
+{
+    int s = decode(b, sc->dc[si]);
+    int32_t d = 0;
+
+    if (s < 0) {
+        return -1;
+    }
+    if (s > 0) {
+        uint32_t r = take(b, s);
+
+        d = r < (1u << (s - 1)) ? (int32_t)r - (int32_t)(1u << s) + 1 : (int32_t)r;
+    }
+    sc->last_dc[si] += d;
+    /* libjpeg errs on int overflow of the sum; stay well clear of it. */
+    if (sc->last_dc[si] > (1 << 24) || sc->last_dc[si] < -(1 << 24)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
+{
+    int k;
+
+    if (sc->eobrun > 0) {
+        sc->eobrun--;
+        return 0;
+    }
+    for (k = sc->Ss; k <= sc->Se; k++) {
+        int rs = decode(b, sc->ac);
+        int r = rs >> 4, s = rs & 15;
+
+        if (rs < 0) {
+            return -1;
+        }
+        if (s != 0) {
+            k += r;
+            /* Past the band libjpeg writes some other coefficient; past
+             * 16 bits its value wraps, maybe to zero. */
+            if (k > sc->Se || s + sc->Al > 15) {
+                return -1;
+            }
+            (void)take(b, s);
+            *nz |= 1ull << k;
+        } else if (r == 15) {
+            k += 15;
+        } else {
+            sc->eobrun = 1u << r;
+            if (r > 0) {
+                sc->eobrun += take(b, r);
+            }
+            sc->eobrun--;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Without the POPCNT instruction of the baseline x86-64 the builtin is a
+ * library call; this is a handful of operations. */
+static inline int popcount(uint64_t x)
+{
+    x = x - (x >> 1 & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Bits k..se. */
+static inline uint64_t band(int k, int se)
+{
+    return (se == 63 ? ~0ull : (1ull << (se + 1)) - 1) & ~((1ull << k) - 1);
+}
+
+static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
+{
+    int k = sc->Ss;
+
+    if (sc->eobrun == 0) {
+        for (; k <= sc->Se; k++) {
+            int rs = decode(b, sc->ac);
+            int r = rs >> 4, s = rs & 15;
+            uint64_t in_band, zeros;
+
+            if (rs < 0 || (s != 0 && s != 1)) {
+                return -1; /* libjpeg warns on a new coefficient of size > 1 */
+            }
+            if (s == 0 && r != 15) {
+                sc->eobrun = 1u << r;
+                if (r > 0) {
+                    sc->eobrun += take(b, r);
+                }
+                break;
+            }
+            if (s != 0) {
+                (void)take(b, 1); /* its sign */
+            }
+            /* Past r zero coefficients to the next zero one (the new
+             * coefficient, or the last of a run of 16), with a correction
+             * bit for each non-zero one on the way. */
+            in_band = band(k, sc->Se);
+            zeros = ~*nz & in_band;
+            while (r-- > 0 && zeros != 0) {
+                zeros &= zeros - 1;
+            }
+            if (zeros == 0) {
+                skip_bits(b, popcount(*nz & in_band));
+                if (s != 0) {
+                    return -1; /* libjpeg would write outside the band */
+                }
+                break;
+            }
+            k = __builtin_ctzll(zeros);
+            skip_bits(b, popcount(*nz & in_band & ((1ull << k) - 1)));
+            if (s != 0) {
+                *nz |= 1ull << k;
+            }
+        }
+    }
+    if (sc->eobrun > 0) {
+        if (k <= sc->Se) {
+            skip_bits(b, popcount(*nz & band(k, sc->Se)));
+        }
+        sc->eobrun--;
+    }
+    return 0;
+}
+
+/* One MCU of the scan; -1 to step aside. */
+static int decode_mcu(struct sitx_jpeg_quick *q, struct bits *b)
+{
+    struct scan *sc = &q->scan;
+    int si, n;
+
+    if (sc->Ss == 0 && sc->Ah != 0) {
+        skip_bits(b, sc->mcu_blocks); /* DC refinement: a bit a block */
+    } else if (sc->Ss == 0) {
+        for (si = 0; si < sc->ncomp; si++) {
+            for (n = 0; n < sc->blocks[si]; n++) {
+                if (dc_first(sc, b, si) != 0) {
+                    return -1;
+                }
+            }
+        }
+    } else {
+        uint64_t *nz = &q->comp[sc->comp[0]].nz[sc->next];
+
+        if ((sc->Ah == 0 ? ac_first(sc, b, nz) : ac_refine(sc, b, nz)) != 0) {
+            return -1;
+        }
+    }
+    return b->n < 0 ? -1 : 0;
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (uint32_t)(((uint64_t)a + b - 1) / b);
+}
+
+/* start_pass_phuff_decoder()'s checks (errors and warnings both), the
+ * MCU layout of per_scan_setup(), latch_quant_tables(), and the tables. */
+static int start_scan(struct sitx_jpeg_quick *q)
+{
+    struct scan *sc = &q->scan;
+    int si, k, blocks = 0;
+
+    if (q->restart_interval != 0) {
+        return -1;
+    }
+    q->scans++;
+    if (sc->Ss == 0 ? sc->Se != 0 : (sc->Ss > sc->Se || sc->Se > 63 || sc->ncomp != 1)) {
+        return -1;
+    }
+    if ((sc->Ah != 0 && sc->Al != sc->Ah - 1) || sc->Al > 13) {
+        return -1;
+    }
+    for (si = 0; si < sc->ncomp; si++) {
+        struct comp *c = &q->comp[sc->comp[si]];
+
+        if (sc->Ss != 0 && c->bit[0] < 0) {
+            return -1; /* AC before any DC */
+        }
+        for (k = sc->Ss; k <= sc->Se; k++) {
+            if (sc->Ah != (c->bit[k] < 0 ? 0 : c->bit[k])) {
+                return -1;
+            }
+            c->bit[k] = (int8_t)sc->Al;
+        }
+        if (!c->latched) {
+            if (!q->quant_defined[c->quant]) {
+                return -1;
+            }
+            c->latched = 1;
+        }
+        sc->blocks[si] = sc->ncomp == 1 ? 1 : c->h * c->v;
+        blocks += sc->blocks[si];
+    }
+    if (blocks > 10) {
+        return -1;
+    }
+    sc->mcu_blocks = blocks;
+    if (sc->ncomp == 1) {
+        struct comp *c = &q->comp[sc->comp[0]];
+
+        sc->mcus_per_row = c->bw;
+        sc->mcus = c->bw * c->bh;
+        if (sc->Ss != 0 && c->nz == NULL) {
+            c->nz = calloc((size_t)c->bw * c->bh, sizeof(*c->nz));
+            if (c->nz == NULL) {
+                return -1; /* the full path reports the memory */
+            }
+        }
+    } else {
+        sc->mcus_per_row = div_up(q->width, 8u * (uint32_t)q->max_h);
+        sc->mcus = sc->mcus_per_row * div_up(q->height, 8u * (uint32_t)q->max_v);
+    }
+    return 0;
+}
+
+/* The scan's tables, after start_scan(): DC first needs the DC tables of
+ * its components, AC scans their AC table, DC refinement none. */
+static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int ac_no[4])
+{
+    struct scan *sc = &q->scan;
+    int si;
+
+    if (sc->Ss != 0) {
+        if (ac_no[0] < 0 || ac_no[0] > 3 ||
+            htab_build(&q->ac_tab[ac_no[0]], &q->ac_raw[ac_no[0]], 0) != 0) {
+            return -1;
+        }
+        sc->ac = &q->ac_tab[ac_no[0]];
+        return 0;
+    }
+    if (sc->Ah != 0) {
+        return 0;
+    }
+    for (si = 0; si < sc->ncomp; si++) {
+        int t = dc_no[si];
+
+        if (t < 0 || t > 3 || htab_build(&q->dc_tab[t], &q->dc_raw[t], 1) != 0) {
+            return -1;
+        }
+        sc->dc[si] = &q->dc_tab[t];
+    }
+    return 0;
+}
+
+static void begin_data(struct sitx_jpeg_quick *q)
+{
+    struct scan *sc = &q->scan;
+
+    sc->next = 0;
+    sc->eobrun = 0;
+    memset(sc->last_dc, 0, sizeof(sc->last_dc));
+    memset(&q->br, 0, sizeof(q->br));
+    q->phase = PH_SCAN;
+}
+
+/* The frame component with this id, which must come after prev in frame
+ * order (libjpeg-turbo versions differ on scans that list them otherwise). */
+static int find_comp(const struct sitx_jpeg_quick *q, int id, int prev)
+{
+    int ci;
+
+    for (ci = prev + 1; ci < q->ncomp; ci++) {
+        if (q->comp[ci].id == id) {
+            return ci;
+        }
+    }
+    return -1;
+}
+
+static unsigned be16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static int parse_sos(struct sitx_jpeg_quick *q, const uint8_t *p, unsigned len)
+{
+    struct scan *sc = &q->scan;
+    int dc_no[4], ac_no[4];
+    int n = len >= 1 ? p[0] : 0, i, prev = -1;
+
+    if (n < 1 || n > 4 || len != (unsigned)(2 * n + 4)) {
+        return -1;
+    }
+    sc->ncomp = n;
+    for (i = 0; i < n; i++) {
+        int ci = find_comp(q, p[1 + 2 * i], prev);
+
+        if (ci < 0) {
+            return -1;
+        }
+        sc->comp[i] = ci;
+        dc_no[i] = p[2 + 2 * i] >> 4;
+        ac_no[i] = p[2 + 2 * i] & 15;
+        prev = ci;
+    }
+    p += 1 + 2 * n;
+    sc->Ss = p[0];
+    sc->Se = p[1];
+    sc->Ah = p[2] >> 4;
+    sc->Al = p[2] & 15;
+    if (start_scan(q) != 0 || scan_tables(q, dc_no, ac_no) != 0) {
+        return -1;
+    }
+    /* libjpeg checks the scan before its progress monitor counts it; past
+     * the limit the verdict is the same, and the full path would only
+     * decode every scan before it again to give it. */
+    if (q->max_scans > 0 && q->scans > q->max_scans) {
+        sitx_image_seterr(q->err, "JPEG: more than %u scans (scan limit)", q->max_scans);
+        return SITX_E_LIMIT;
+    }
+    begin_data(q);
+    return 0;
+}
+
+/* get_dht(): tables until the segment ends exactly. */
+static int parse_dht(struct sitx_jpeg_quick *q, const uint8_t *p, unsigned len)
+{
+    while (len > 16) {
+        struct raw_table *t;
+        unsigned count = 0;
+        int i, idx = p[0];
+
+        for (i = 1; i <= 16; i++) {
+            count += p[i];
+        }
+        if (count > 256 || count > len - 17) {
+            return -1;
+        }
+        if (idx >= 0x10 && idx <= 0x13) {
+            t = &q->ac_raw[idx - 0x10];
+        } else if (idx <= 0x03) {
+            t = &q->dc_raw[idx];
+        } else {
+            return -1;
+        }
+        t->defined = 1;
+        t->bits[0] = 0;
+        memcpy(t->bits + 1, p + 1, 16);
+        memset(t->val, 0, sizeof(t->val));
+        memcpy(t->val, p + 17, count);
+        p += 17 + count;
+        len -= 17 + count;
+    }
+    return len == 0 ? 0 : -1;
+}
+
+/* get_dqt(): whole tables of 8 or 16 bits until the segment ends exactly. */
+static int parse_dqt(struct sitx_jpeg_quick *q, const uint8_t *p, unsigned len)
+{
+    while (len > 0) {
+        unsigned size = 1 + (p[0] >> 4 != 0 ? 128 : 64);
+
+        if ((p[0] & 15) > 3 || len < size) {
+            return -1;
+        }
+        q->quant_defined[p[0] & 15] = 1;
+        p += size;
+        len -= size;
+    }
+    return 0;
+}
+
+/* Bytes held from pos on. */
+static size_t held(const struct sitx_jpeg_quick *q)
+{
+    return q->len - q->pos;
+}
+
+/* At a marker: 0 done with it (or waiting for more bytes), -1 to step aside. */
+static int marker(struct sitx_jpeg_quick *q, int *wait)
+{
+    const uint8_t *p = q->buf + q->pos;
+    unsigned code, len;
+    int rc;
+
+    if (held(q) < 2 || (p[1] != 0xD9 && held(q) < 4)) {
+        *wait = 1;
+        return q->eof ? -1 : 0;
+    }
+    code = p[1];
+    if (p[0] != 0xFF) {
+        return -1;
+    }
+    if (code == 0xD9) {
+        q->pos += 2;
+        q->phase = PH_DONE;
+        return 0;
+    }
+    len = be16(p + 2);
+    if (len < 2) {
+        return -1;
+    }
+    if ((code >= 0xE1 && code <= 0xED) || code == 0xEF || code == 0xFE) {
+        q->pos += 4;
+        q->skip = len - 2;
+        q->phase = PH_SKIP;
+        return 0;
+    }
+    if (code != 0xC4 && code != 0xDB && code != 0xDD && code != 0xDA) {
+        return -1;
+    }
+    if (held(q) < 2 + (size_t)len) {
+        *wait = 1;
+        return q->eof ? -1 : 0;
+    }
+    p += 4;
+    len -= 2;
+    switch (code) {
+    case 0xC4:
+        rc = parse_dht(q, p, len);
+        break;
+    case 0xDB:
+        rc = parse_dqt(q, p, len);
+        break;
+    case 0xDD:
+        rc = len == 2 ? 0 : -1;
+        q->restart_interval = rc == 0 ? be16(p) : 0;
+        break;
+    default:
+        rc = 0;
+        break;
+    }
+    q->pos += 4 + len;
+    if (rc == 0 && code == 0xDA) {
+        rc = parse_sos(q, p, len);
+    } else if (rc == 0) {
+        q->phase = PH_MARKER;
+    }
+    return rc;
+}
+
+/* Decodes MCUs while enough bytes are at hand. */
+static int scan_data(struct sitx_jpeg_quick *q, int *wait)
+{
+    struct scan *sc = &q->scan;
+    struct bits br = q->br; /* a local copy stays in registers */
+    struct bits *b = &br;
+
+    b->p = q->buf + q->pos;
+    b->end = q->buf + q->len;
+    while (sc->next < sc->mcus) {
+        if (!b->at_marker && !q->eof && (size_t)(b->end - b->p) < MCU_MARGIN) {
+            *wait = 1;
+            break;
+        }
+        if (decode_mcu(q, b) != 0) {
+            return -1;
+        }
+        sc->next++;
+        if (sc->next % sc->mcus_per_row == 0 && sitx_image_cancelled(q->ctl)) {
+            sitx_image_seterr(q->err, "JPEG: " SITX_IMAGE_CANCEL_MSG);
+            return SITX_E_CANCELLED;
+        }
+    }
+    q->pos = (size_t)(b->p - q->buf);
+    q->br = br;
+    if (sc->next == sc->mcus) {
+        q->phase = PH_END;
+    }
+    return 0;
+}
+
+/* After the last MCU: at most the padding of the last byte is left, and a
+ * marker follows at once (libjpeg would count other bytes as extraneous). */
+static int scan_end(struct sitx_jpeg_quick *q, int *wait)
+{
+    const uint8_t *p = q->buf + q->pos;
+
+    if (q->br.n >= 8) {
+        return -1;
+    }
+    if (held(q) < 2) {
+        *wait = 1;
+        return q->eof ? -1 : 0;
+    }
+    if (p[0] != 0xFF || p[1] == 0x00 || p[1] == 0xFF || (p[1] >= 0xD0 && p[1] <= 0xD7)) {
+        return -1;
+    }
+    q->phase = PH_MARKER;
+    return 0;
+}
+
+/* As far as the held bytes go; 0, SITX_IMAGE_MORE, or a failure with its
+ * message in q->err (cancelled, the scan limit). */
+static int run(struct sitx_jpeg_quick *q)
+{
+    int wait = 0;
+
+    while (!wait) {
+        int rc = 0;
+
+        switch (q->phase) {
+        case PH_SCAN:
+            rc = scan_data(q, &wait);
+            break;
+        case PH_END:
+            rc = scan_end(q, &wait);
+            break;
+        case PH_MARKER:
+            rc = marker(q, &wait);
+            break;
+        case PH_SKIP: {
+            size_t n = held(q) < q->skip ? held(q) : q->skip;
+
+            q->pos += n;
+            q->skip -= n;
+            if (q->skip > 0) {
+                wait = 1;
+                rc = q->eof ? -1 : 0;
+            } else {
+                q->phase = PH_MARKER;
+            }
+            break;
+        }
+        case PH_DONE:
+            q->pos = q->len; /* nothing after EOI is read */
+            return 0;
+        }
+        if (rc == SITX_E_CANCELLED || rc == SITX_E_LIMIT) {
+            return rc;
+        }
+        if (rc != 0) {
+            return SITX_IMAGE_MORE;
+        }
+    }
+    return 0;
+}
+
+/* The components, tables and first scan libjpeg read; NULL (with 0) when
+ * the shortcut does not apply to this header. */
+int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
+                        const struct sitx_image_limits *lim, struct sitx_image_ctl *ctl)
+{
+    struct sitx_jpeg_quick *q;
+    int dc_no[4], ac_no[4];
+    int ci, si, prev = -1;
+
+    *out = NULL;
+    if (!c->progressive_mode || c->arith_code || c->data_precision != 8 ||
+        ctl->need > lim->max_memory ||
+        !(c->num_components == 1 ||
+          (c->num_components == 3 &&
+           (c->jpeg_color_space == JCS_YCbCr || c->jpeg_color_space == JCS_RGB) &&
+           c->comp_info[0].h_samp_factor <= 2 && c->comp_info[0].v_samp_factor <= 2 &&
+           c->comp_info[1].h_samp_factor == 1 && c->comp_info[1].v_samp_factor == 1 &&
+           c->comp_info[2].h_samp_factor == 1 && c->comp_info[2].v_samp_factor == 1))) {
+        return 0;
+    }
+    q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return SITX_E_NOMEM;
+    }
+    q->cap = 2 * MCU_MARGIN; /* grows as pieces arrive; never NULL */
+    q->buf = malloc(q->cap);
+    if (q->buf == NULL) {
+        free(q);
+        return SITX_E_NOMEM;
+    }
+    q->ctl = ctl;
+    q->max_scans = lim->max_scans > INT32_MAX ? INT32_MAX : lim->max_scans; /* as the full path */
+    q->width = c->image_width;
+    q->height = c->image_height;
+    q->max_h = c->max_h_samp_factor;
+    q->max_v = c->max_v_samp_factor;
+    q->ncomp = c->num_components;
+    q->restart_interval = c->restart_interval;
+    q->phase = PH_SCAN;
+    for (ci = 0; ci < q->ncomp; ci++) {
+        const jpeg_component_info *ji = &c->comp_info[ci];
+        struct comp *qc = &q->comp[ci];
+        int cj;
+
+        qc->id = ji->component_id;
+        qc->h = ji->h_samp_factor;
+        qc->v = ji->v_samp_factor;
+        qc->quant = ji->quant_tbl_no;
+        qc->bw = ji->width_in_blocks;
+        qc->bh = ji->height_in_blocks;
+        memset(qc->bit, -1, sizeof(qc->bit));
+        for (cj = 0; cj < ci; cj++) {
+            if (q->comp[cj].id == qc->id) {
+                goto not_here; /* libjpeg-turbo versions pick differently */
+            }
+        }
+        if (qc->quant < 0 || qc->quant > 3) {
+            goto not_here;
+        }
+    }
+    for (ci = 0; ci < 4; ci++) {
+        const JHUFF_TBL *d = c->dc_huff_tbl_ptrs[ci], *a = c->ac_huff_tbl_ptrs[ci];
+
+        if (d != NULL) {
+            q->dc_raw[ci].defined = 1;
+            memcpy(q->dc_raw[ci].bits, d->bits, sizeof(d->bits));
+            memcpy(q->dc_raw[ci].val, d->huffval, sizeof(d->huffval));
+        }
+        if (a != NULL) {
+            q->ac_raw[ci].defined = 1;
+            memcpy(q->ac_raw[ci].bits, a->bits, sizeof(a->bits));
+            memcpy(q->ac_raw[ci].val, a->huffval, sizeof(a->huffval));
+        }
+        q->quant_defined[ci] = c->quant_tbl_ptrs[ci] != NULL;
+    }
+    if (c->comps_in_scan < 1 || c->comps_in_scan > 4) {
+        goto not_here;
+    }
+    q->scan.ncomp = c->comps_in_scan;
+    for (si = 0; si < c->comps_in_scan; si++) {
+        ci = c->cur_comp_info[si]->component_index;
+        if (ci <= prev) {
+            goto not_here;
+        }
+        q->scan.comp[si] = ci;
+        dc_no[si] = c->cur_comp_info[si]->dc_tbl_no;
+        ac_no[si] = c->cur_comp_info[si]->ac_tbl_no;
+        prev = ci;
+    }
+    q->scan.Ss = c->Ss;
+    q->scan.Se = c->Se;
+    q->scan.Ah = c->Ah;
+    q->scan.Al = c->Al;
+    if (start_scan(q) != 0 || scan_tables(q, dc_no, ac_no) != 0) {
+        q->failed = 1; /* steps aside at the first feed */
+    } else {
+        begin_data(q);
+    }
+    *out = q;
+    return 0;
+
+not_here:
+    free(q->buf);
+    free(q);
+    return 0;
+}
+
+int sitx_jpeg_quick_feed(struct sitx_jpeg_quick *q, const uint8_t *buf, size_t len)
+{
+    if (q->failed) {
+        return SITX_IMAGE_MORE;
+    }
+    do {
+        size_t n = len < FEED_PIECE ? len : FEED_PIECE;
+        int rc;
+
+        if (q->phase == PH_DONE) {
+            return 0;
+        }
+        if (q->pos > 0) {
+            memmove(q->buf, q->buf + q->pos, held(q));
+            q->len -= q->pos;
+            q->pos = 0;
+        }
+        if (q->len + n > q->cap) {
+            size_t cap = q->cap < FEED_PIECE ? 2 * FEED_PIECE : q->cap;
+            uint8_t *p;
+
+            while (cap < q->len + n) {
+                cap *= 2;
+            }
+            p = realloc(q->buf, cap);
+            if (p == NULL) {
+                return SITX_IMAGE_MORE; /* the full path reports the memory */
+            }
+            q->buf = p;
+            q->cap = cap;
+        }
+        if (n > 0) {
+            memcpy(q->buf + q->len, buf, n);
+        }
+        q->len += n;
+        buf += n;
+        len -= n;
+        rc = run(q);
+        if (rc != 0) {
+            q->failed = 1;
+            return rc;
+        }
+    } while (len > 0);
+    return 0;
+}
+
+int sitx_jpeg_quick_finish(struct sitx_jpeg_quick *q)
+{
+    int rc;
+
+    if (q->failed) {
+        return SITX_IMAGE_MORE;
+    }
+    q->eof = 1;
+    rc = run(q);
+    if (rc != 0) {
+        q->failed = 1;
+        return rc;
+    }
+    return q->phase == PH_DONE ? 0 : SITX_IMAGE_MORE;
+}
+
+const char *sitx_jpeg_quick_errstr(const struct sitx_jpeg_quick *q)
+{
+    return q->err;
+}
+
+void sitx_jpeg_quick_free(struct sitx_jpeg_quick *q)
+{
+    int ci;
+
+    if (q == NULL) {
+        return;
+    }
+    for (ci = 0; ci < 3; ci++) {
+        free(q->comp[ci].nz);
+    }
+    free(q->buf);
+    free(q);
+}
