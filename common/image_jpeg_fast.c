@@ -1,30 +1,37 @@
-/* A shortcut for validating a progressive JPEG. libjpeg keeps the whole
- * coefficient image of such a file (2 bytes a coefficient, zeroed, tens
- * of MB for a wallpaper), decodes every scan into it and then runs an
- * output pass over it; the Huffman decoding alone is what proves the
- * entropy-coded data. Here libjpeg still reads everything up to the first
- * scan, exactly as the streaming path does (image_jpeg.c hands over at
- * that point); from there every scan is Huffman-decoded here, keeping one
+/* A shortcut for validating a JPEG's entropy-coded data. libjpeg keeps
+ * the whole coefficient image of a progressive file (2 bytes a
+ * coefficient, zeroed, 88 MB for a 5120x2880 wallpaper), decodes every
+ * scan into it and then runs an output pass over it; for a sequential file
+ * it decodes on the slow Huffman path (image_jpeg.c says why) and runs the
+ * 1/8-scale output pass. The Huffman decoding alone is what proves the
+ * data. Here libjpeg still reads everything up to the first scan, exactly
+ * as the streaming path does (image_jpeg.c hands over at that point); from
+ * there every scan is Huffman-decoded here. A progressive file keeps one
  * bit a coefficient: whether it is non-zero yet, the only thing a later
- * refinement scan's bit layout depends on.
+ * refinement scan's bit layout depends on. A sequential file (one scan of
+ * every component) keeps nothing but the DC predictions.
  *
  * The shortcut only ever accepts. Whatever it does not fully understand
  * makes it step aside, and the streaming path, fed the same bytes again,
  * gives the verdict and the message: a bad or missing table, a code no
- * table has, bits needed past the end of a scan, bytes left over after
- * one, a fill byte, restart markers, a marker other than DHT, DQT, DRI,
- * SOS, EOI, COM or APP1-13/15, a scan libjpeg would warn about (bogus
- * progression, a first AC scan without DC), a coefficient written outside
- * its band or too large for libjpeg's 16 bits, a DC sum near libjpeg's
- * overflow check, more scans than the limit, a file that ends early. So
- * it accepts only what libjpeg, as the streaming path drives it, accepts:
- * - libjpeg-turbo's progressive decoder (jdphuff.c) refuses, under
+ * table has, bits needed past the end of a scan, bytes left over after a
+ * scan or restart interval, a restart marker out of turn, a fill byte, a
+ * marker other than DHT, DQT, DRI, SOS, EOI, COM or APP1-13/15, a scan
+ * libjpeg would warn about (bogus progression, a first AC scan without
+ * DC, a sequential scan that is not the whole band, a second one), a
+ * coefficient written outside its band or too large for libjpeg's 16
+ * bits, a DC sum near libjpeg's overflow check, a file that ends early.
+ * So it accepts only what libjpeg, as the streaming path drives it,
+ * accepts:
+ * - libjpeg-turbo's Huffman decoders (jdhuff.c, jdphuff.c) refuse, under
  *   warnings-are-errors, exactly those things; its output pass at 1/8
  *   scale cannot fail for the component layouts taken here (gray, or
  *   three components whose chroma is not subsampled while luma is 1x1,
  *   2x1, 1x2 or 2x2), nor for lack of memory when the need estimate fits
  *   the limit;
- * - after EOI nothing is read, as libjpeg reads nothing. */
+ * - after EOI nothing is read, as libjpeg reads nothing.
+ * The scan limit is the one refusal given here: libjpeg checks each scan
+ * before it counts it, as start_scan() does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,16 +94,20 @@ struct scan {
     int comp[4]; /* frame component of each */
     int Ss, Se, Ah, Al;
     struct htab *dc[4], *ac;
-    int blocks[4]; /* blocks per MCU of each component (interleaved) */
+    struct htab *acs[4]; /* sequential: each component's AC table */
+    int blocks[4];       /* blocks per MCU of each component (interleaved) */
     int mcu_blocks;
     uint32_t mcus, mcus_per_row, next;
     uint32_t eobrun;
     int32_t last_dc[4];
+    unsigned to_go; /* MCUs before the next restart marker */
+    int next_rst;   /* its number, 0-7 */
 };
 
 struct sitx_jpeg_quick {
     struct sitx_image_ctl *ctl;
     uint32_t max_scans, scans;
+    int progressive; /* else one sequential scan of every component */
     uint32_t width, height;
     int max_h, max_v;
     int ncomp;
@@ -315,6 +326,35 @@ static inline int popcount(uint64_t x)
     return (int)((x * 0x0101010101010101ull) >> 56);
 }
 
+/* A sequential block: the DC difference, then AC codes to the end of the
+ * block. Where a run passes coefficient 63 libjpeg stops as here (its
+ * zigzag table is padded), and nothing later depends on the values. */
+static int seq_block(struct scan *sc, struct bits *b, int si)
+{
+    int k;
+
+    if (dc_first(sc, b, si) != 0) {
+        return -1;
+    }
+    for (k = 1; k < 64; k++) {
+        int rs = decode(b, sc->acs[si]);
+        int r = rs >> 4, s = rs & 15;
+
+        if (rs < 0) {
+            return -1;
+        }
+        if (s != 0) {
+            k += r;
+            (void)take(b, s);
+        } else if (r == 15) {
+            k += 15;
+        } else {
+            break;
+        }
+    }
+    return 0;
+}
+
 /* Bits k..se. */
 static inline uint64_t band(int k, int se)
 {
@@ -381,7 +421,15 @@ static int decode_mcu(struct sitx_jpeg_quick *q, struct bits *b)
     struct scan *sc = &q->scan;
     int si, n;
 
-    if (sc->Ss == 0 && sc->Ah != 0) {
+    if (!q->progressive) {
+        for (si = 0; si < sc->ncomp; si++) {
+            for (n = 0; n < sc->blocks[si]; n++) {
+                if (seq_block(sc, b, si) != 0) {
+                    return -1;
+                }
+            }
+        }
+    } else if (sc->Ss == 0 && sc->Ah != 0) {
         skip_bits(b, sc->mcu_blocks); /* DC refinement: a bit a block */
     } else if (sc->Ss == 0) {
         for (si = 0; si < sc->ncomp; si++) {
@@ -413,17 +461,20 @@ static int start_scan(struct sitx_jpeg_quick *q)
     struct scan *sc = &q->scan;
     int si, k, blocks = 0;
 
-    if (q->restart_interval != 0) {
-        return -1;
-    }
     q->scans++;
-    if (sc->Ss == 0 ? sc->Se != 0 : (sc->Ss > sc->Se || sc->Se > 63 || sc->ncomp != 1)) {
+    if (!q->progressive) {
+        /* libjpeg warns when a sequential scan is not the whole band. */
+        if (q->scans > 1 || sc->ncomp != q->ncomp || sc->Ss != 0 || sc->Se != 63 || sc->Ah != 0 ||
+            sc->Al != 0) {
+            return -1;
+        }
+    } else if (sc->Ss == 0 ? sc->Se != 0 : (sc->Ss > sc->Se || sc->Se > 63 || sc->ncomp != 1)) {
         return -1;
     }
     if ((sc->Ah != 0 && sc->Al != sc->Ah - 1) || sc->Al > 13) {
         return -1;
     }
-    for (si = 0; si < sc->ncomp; si++) {
+    for (si = 0; si < sc->ncomp && q->progressive; si++) {
         struct comp *c = &q->comp[sc->comp[si]];
 
         if (sc->Ss != 0 && c->bit[0] < 0) {
@@ -435,6 +486,10 @@ static int start_scan(struct sitx_jpeg_quick *q)
             }
             c->bit[k] = (int8_t)sc->Al;
         }
+    }
+    for (si = 0; si < sc->ncomp; si++) {
+        struct comp *c = &q->comp[sc->comp[si]];
+
         if (!c->latched) {
             if (!q->quant_defined[c->quant]) {
                 return -1;
@@ -453,7 +508,7 @@ static int start_scan(struct sitx_jpeg_quick *q)
 
         sc->mcus_per_row = c->bw;
         sc->mcus = c->bw * c->bh;
-        if (sc->Ss != 0 && c->nz == NULL) {
+        if (q->progressive && sc->Ss != 0 && c->nz == NULL) {
             c->nz = calloc((size_t)c->bw * c->bh, sizeof(*c->nz));
             if (c->nz == NULL) {
                 return -1; /* the full path reports the memory */
@@ -467,7 +522,8 @@ static int start_scan(struct sitx_jpeg_quick *q)
 }
 
 /* The scan's tables, after start_scan(): DC first needs the DC tables of
- * its components, AC scans their AC table, DC refinement none. */
+ * its components, AC scans their AC table, DC refinement none, and a
+ * sequential scan both of each component. */
 static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int ac_no[4])
 {
     struct scan *sc = &q->scan;
@@ -491,6 +547,14 @@ static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int 
             return -1;
         }
         sc->dc[si] = &q->dc_tab[t];
+        t = ac_no[si];
+        if (q->progressive) {
+            continue;
+        }
+        if (t < 0 || t > 3 || htab_build(&q->ac_tab[t], &q->ac_raw[t], 0) != 0) {
+            return -1;
+        }
+        sc->acs[si] = &q->ac_tab[t];
     }
     return 0;
 }
@@ -501,6 +565,8 @@ static void begin_data(struct sitx_jpeg_quick *q)
 
     sc->next = 0;
     sc->eobrun = 0;
+    sc->to_go = q->restart_interval;
+    sc->next_rst = 0;
     memset(sc->last_dc, 0, sizeof(sc->last_dc));
     memset(&q->br, 0, sizeof(q->br));
     q->phase = PH_SCAN;
@@ -692,6 +758,29 @@ static int scan_data(struct sitx_jpeg_quick *q, int *wait)
     b->p = q->buf + q->pos;
     b->end = q->buf + q->len;
     while (sc->next < sc->mcus) {
+        if (q->restart_interval != 0 && sc->to_go == 0) {
+            /* process_restart(): the interval's data ends with the byte
+             * its last bit is in (whole bytes left over are extraneous),
+             * then the expected RSTn; predictions and EOB run restart. */
+            if (b->n >= 8 || (b->end - b->p < 2 && q->eof)) {
+                return -1;
+            }
+            if (b->end - b->p < 2) {
+                *wait = 1;
+                break;
+            }
+            if (b->p[0] != 0xFF || b->p[1] != 0xD0 + sc->next_rst) {
+                return -1;
+            }
+            b->p += 2;
+            b->acc = 0;
+            b->n = 0;
+            b->at_marker = 0;
+            sc->next_rst = (sc->next_rst + 1) & 7;
+            sc->to_go = q->restart_interval;
+            sc->eobrun = 0;
+            memset(sc->last_dc, 0, sizeof(sc->last_dc));
+        }
         if (!b->at_marker && !q->eof && (size_t)(b->end - b->p) < MCU_MARGIN) {
             *wait = 1;
             break;
@@ -699,6 +788,7 @@ static int scan_data(struct sitx_jpeg_quick *q, int *wait)
         if (decode_mcu(q, b) != 0) {
             return -1;
         }
+        sc->to_go--;
         sc->next++;
         if (sc->next % sc->mcus_per_row == 0 && sitx_image_cancelled(q->ctl)) {
             sitx_image_seterr(q->err, "JPEG: " SITX_IMAGE_CANCEL_MSG);
@@ -789,8 +879,8 @@ int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
     int ci, si, prev = -1;
 
     *out = NULL;
-    if (!c->progressive_mode || c->arith_code || c->data_precision != 8 ||
-        ctl->need > lim->max_memory ||
+    if ((!c->progressive_mode && c->comps_in_scan != c->num_components) || c->arith_code ||
+        c->data_precision != 8 || ctl->need > lim->max_memory ||
         !(c->num_components == 1 ||
           (c->num_components == 3 &&
            (c->jpeg_color_space == JCS_YCbCr || c->jpeg_color_space == JCS_RGB) &&
@@ -816,6 +906,7 @@ int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
     q->max_h = c->max_h_samp_factor;
     q->max_v = c->max_v_samp_factor;
     q->ncomp = c->num_components;
+    q->progressive = c->progressive_mode != 0;
     q->restart_interval = c->restart_interval;
     q->phase = PH_SCAN;
     for (ci = 0; ci < q->ncomp; ci++) {

@@ -1,16 +1,14 @@
-/* The progressive-JPEG shortcut (common/image_jpeg_fast.c) against the
- * streaming path it stands in for. Every JPEG of the public corpus (valid
- * and broken), and each valid one re-encoded progressive with three scan
- * scripts (libjpeg's standard one, spectral selection only, and deep
- * successive approximation with one DC scan per component), with and
- * without restart markers, then truncated, with random bytes damaged, with
- * bytes of a later scan header changed, and with segments and bytes put
- * between scans (COM, APP0, DRI, RST0, fill bytes, stray data), gets the
- * same verdict, message and info from sitx_image_validate() and from the
- * streaming validator fed in random pieces with a reread source (the
- * receiver's way: shortcut, and stepping back to the full path), with and
- * without a memory gate, as from the streaming validator without one,
- * which never takes the shortcut. */
+/* The JPEG shortcut (common/image_jpeg_fast.c) against the streaming path
+ * it stands in for. Every JPEG of the public corpus (valid and broken),
+ * and each valid one re-encoded progressive with three scan scripts
+ * (libjpeg's standard one, spectral selection only, and deep successive
+ * approximation with one DC scan per component) and as one optimised
+ * sequential scan, with and without restart markers, then truncated, with random bytes damaged,
+ * with bytes of a later scan header changed, and with segments and bytes put between scans (COM,
+ * APP0, DRI, RST0, fill bytes, stray data), gets the same verdict, message and info from
+ * sitx_image_validate() and from the streaming validator fed in random pieces with a reread source
+ * (the receiver's way: shortcut, and stepping back to the full path), with and without a memory
+ * gate, as from the streaming validator without one, which never takes the shortcut. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,7 +185,7 @@ static void on_message(j_common_ptr c, int level)
     (void)level;
 }
 
-enum script { SC_STANDARD, SC_SPECTRAL, SC_DEEP, SC_COUNT };
+enum script { SC_STANDARD, SC_SPECTRAL, SC_DEEP, SC_SEQUENTIAL, SC_COUNT };
 
 /* A progressive script of this kind for n components. */
 static jpeg_scan_info *make_script(enum script kind, int n, int *count)
@@ -236,8 +234,9 @@ static jpeg_scan_info *make_script(enum script kind, int n, int *count)
     return s;
 }
 
-/* in re-encoded losslessly as a progressive JPEG with this script; restart
- * markers every MCU row when restarts. 0, or -1 when libjpeg refuses. */
+/* in re-encoded losslessly as a progressive JPEG with this script (or as
+ * one optimised sequential scan); restart markers every MCU row when
+ * restarts. 0, or -1 when libjpeg refuses. */
 static int make_progressive(const uint8_t *in, size_t len, enum script kind, int restarts,
                             struct sitx_buf *out)
 {
@@ -277,7 +276,7 @@ static int make_progressive(const uint8_t *in, size_t len, enum script kind, int
     jpeg_copy_critical_parameters(&d, &c);
     if (kind == SC_STANDARD) {
         jpeg_simple_progression(&c);
-    } else {
+    } else if (kind != SC_SEQUENTIAL) {
         int n = 0;
 
         c.scan_info = make_script(kind, c.num_components, &n);
@@ -301,7 +300,7 @@ static size_t marker_at(const uint8_t *b, size_t len, uint8_t code, int nth)
 {
     size_t i = 2;
 
-    while (i + 4 <= len) {
+    while (i + 2 <= len) {
         size_t seg;
 
         if (b[i] != 0xFF) {
@@ -315,7 +314,7 @@ static size_t marker_at(const uint8_t *b, size_t len, uint8_t code, int nth)
         if (b[i + 1] == code && nth-- == 0) {
             return i;
         }
-        if (b[i + 1] == 0xD9) {
+        if (b[i + 1] == 0xD9 || i + 4 > len) {
             return 0;
         }
         seg = (size_t)b[i + 2] << 8 | b[i + 3];
@@ -358,7 +357,7 @@ static void damage(const uint8_t *buf, size_t len, const char *name)
                {fill, sizeof(fill)}, {stray, sizeof(stray)}, {bad_len, sizeof(bad_len)}};
     uint8_t *copy = malloc(len);
     char what[1200];
-    size_t i, sos2 = marker_at(buf, len, 0xDA, 1), eoi = marker_at(buf, len, 0xD9, 0);
+    size_t i, sos2 = marker_at(buf, len, 0xDA, 1), eoi = marker_at(buf, len, 0xD9, 0), last_sos;
 
     assert_non_null(copy);
     for (i = 1; i <= 12; i += light() ? 4 : 1) {
@@ -398,6 +397,15 @@ static void damage(const uint8_t *buf, size_t len, const char *name)
         check_inserted(buf, len, eoi + 2 <= len ? eoi + 2 : len, tail, sizeof(tail), what);
         snprintf(what, sizeof(what), "%s COM before EOI", name);
         check_inserted(buf, len, eoi, com, sizeof(com), what);
+        for (i = 0; marker_at(buf, len, 0xDA, (int)i + 1) > 0; i++) {
+        }
+        last_sos = marker_at(buf, len, 0xDA, (int)i);
+        if (last_sos > 0 && last_sos < eoi) {
+            /* The last scan once more: a second sequential scan, or a
+             * repeated progressive one. */
+            snprintf(what, sizeof(what), "%s last scan twice", name);
+            check_inserted(buf, len, eoi, buf + last_sos, eoi - last_sos, what);
+        }
     }
     free(copy);
 }
@@ -434,7 +442,7 @@ static void walk(const char *dir)
             free(buf);
             continue;
         }
-        if (is_progressive(buf, len)) {
+        if (is_progressive(buf, len) || rng() % 4 == 0) {
             damage(buf, len, path);
         }
         for (kind = 0; kind < SC_COUNT; kind++) {
@@ -447,8 +455,9 @@ static void walk(const char *dir)
                              restarts ? " with restarts" : "");
                     if (check_same(p.data, p.len, what) == 0) {
                         n_progressive++;
-                        if (!restarts && p.len < 4u * 1024 * 1024 &&
-                            (!light() || kind == SC_DEEP)) {
+                        if ((!restarts || kind == SC_STANDARD || kind == SC_SEQUENTIAL) &&
+                            p.len < 4u * 1024 * 1024 &&
+                            (!light() || kind == SC_DEEP || kind == SC_SEQUENTIAL)) {
                             damage(p.data, p.len, what);
                         }
                     }
@@ -469,7 +478,7 @@ static void test_corpus_same_verdicts(void **state)
     (void)state;
     snprintf(sub, sizeof(sub), "%s/jpeg", dir);
     walk(sub);
-    print_message("%u checks, %u sound progressive re-encodings, %u accepted by the shortcut, "
+    print_message("%u checks, %u sound re-encodings, %u accepted by the shortcut, "
                   "%u where it stepped aside in pieces\n",
                   n_checked, n_progressive, n_fast, n_stepped);
     /* The shortcut really runs, and so does the step back. */
