@@ -100,8 +100,9 @@ int sitx_jpeg_stream_finish(struct sitx_jpeg_stream *s, struct sitx_image_info *
 const char *sitx_jpeg_stream_errstr(const struct sitx_jpeg_stream *s);
 /* Bytes the stream holds back between feeds (its window), for tests. */
 size_t sitx_jpeg_stream_window(const struct sitx_jpeg_stream *s);
-/* Lets a progressive file take the shortcut of image_jpeg_fast.c after its
- * header; call before the first feed. Feed and finish may then return
+/* Lets a file take the shortcut of image_jpeg_fast.c after its header
+ * (progressive, or one sequential scan, in the layouts it knows); call
+ * before the first feed. Feed and finish may then return
  * SITX_IMAGE_MORE: the shortcut stepped aside, and a stream without it
  * must be fed every byte again for the verdict. */
 void sitx_jpeg_stream_allow_quick(struct sitx_jpeg_stream *s);

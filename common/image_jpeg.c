@@ -17,7 +17,7 @@
  * the image needs more than it, before libjpeg allocates the coefficient
  * image, and goes on from its window once the budget was raised.
  *
- * A progressive file may take a shortcut after its header (allow_quick,
+ * A file may take a shortcut after its header (allow_quick,
  * image_jpeg_fast.c): the bytes from the first scan on go to it instead of
  * libjpeg, and when it steps aside the caller starts over without it.
  *

@@ -48,7 +48,6 @@
 #define MCU_MARGIN 1024
 /* Bytes taken from the caller at a time. */
 #define FEED_PIECE (64u * 1024)
-#define NO_TABLE   (-1)
 
 struct htab {
     uint16_t fast[1 << FAST_BITS]; /* length << 8 | symbol; 0: longer or no code */
@@ -93,9 +92,8 @@ struct scan {
     int ncomp;
     int comp[4]; /* frame component of each */
     int Ss, Se, Ah, Al;
-    struct htab *dc[4], *ac;
-    struct htab *acs[4]; /* sequential: each component's AC table */
-    int blocks[4];       /* blocks per MCU of each component (interleaved) */
+    struct htab *dc[4], *ac[4]; /* an AC scan has one component */
+    int blocks[4];              /* blocks per MCU of each component (interleaved) */
     int mcu_blocks;
     uint32_t mcus, mcus_per_row, next;
     uint32_t eobrun;
@@ -228,8 +226,7 @@ static inline int decode(struct bits *b, const struct htab *t)
     need(b, 32);
     e = t->fast[b->acc >> (64 - FAST_BITS)];
     if (e != 0) {
-        b->acc <<= e >> 8;
-        b->n -= (int)(e >> 8);
+        (void)take(b, (int)(e >> 8));
         return (int)(e & 0xFF);
     }
     v = (uint32_t)(b->acc >> 48);
@@ -237,8 +234,7 @@ static inline int decode(struct bits *b, const struct htab *t)
         int32_t code = (int32_t)(v >> (16 - l));
 
         if (code <= t->maxcode[l]) {
-            b->acc <<= l;
-            b->n -= l;
+            (void)take(b, l);
             return t->sym[(code + t->valoff[l]) & 0xFF];
         }
     }
@@ -287,7 +283,7 @@ static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
         return 0;
     }
     for (k = sc->Ss; k <= sc->Se; k++) {
-        int rs = decode(b, sc->ac);
+        int rs = decode(b, sc->ac[0]);
         int r = rs >> 4, s = rs & 15;
 
         if (rs < 0) {
@@ -337,7 +333,7 @@ static int seq_block(struct scan *sc, struct bits *b, int si)
         return -1;
     }
     for (k = 1; k < 64; k++) {
-        int rs = decode(b, sc->acs[si]);
+        int rs = decode(b, sc->ac[si]);
         int r = rs >> 4, s = rs & 15;
 
         if (rs < 0) {
@@ -367,7 +363,7 @@ static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
 
     if (sc->eobrun == 0) {
         for (; k <= sc->Se; k++) {
-            int rs = decode(b, sc->ac);
+            int rs = decode(b, sc->ac[0]);
             int r = rs >> 4, s = rs & 15;
             uint64_t in_band, zeros;
 
@@ -421,20 +417,12 @@ static int decode_mcu(struct sitx_jpeg_quick *q, struct bits *b)
     struct scan *sc = &q->scan;
     int si, n;
 
-    if (!q->progressive) {
-        for (si = 0; si < sc->ncomp; si++) {
-            for (n = 0; n < sc->blocks[si]; n++) {
-                if (seq_block(sc, b, si) != 0) {
-                    return -1;
-                }
-            }
-        }
-    } else if (sc->Ss == 0 && sc->Ah != 0) {
+    if (q->progressive && sc->Ss == 0 && sc->Ah != 0) {
         skip_bits(b, sc->mcu_blocks); /* DC refinement: a bit a block */
     } else if (sc->Ss == 0) {
         for (si = 0; si < sc->ncomp; si++) {
             for (n = 0; n < sc->blocks[si]; n++) {
-                if (dc_first(sc, b, si) != 0) {
+                if ((q->progressive ? dc_first(sc, b, si) : seq_block(sc, b, si)) != 0) {
                     return -1;
                 }
             }
@@ -521,40 +509,33 @@ static int start_scan(struct sitx_jpeg_quick *q)
     return 0;
 }
 
+/* Table t (0-3) of the kind, built as jpeg_make_d_derived_tbl() would;
+ * NULL when it is missing or bad. */
+static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
+{
+    struct htab *h;
+
+    if (t < 0 || t > 3) {
+        return NULL;
+    }
+    h = is_dc ? &q->dc_tab[t] : &q->ac_tab[t];
+    return htab_build(h, is_dc ? &q->dc_raw[t] : &q->ac_raw[t], is_dc) == 0 ? h : NULL;
+}
+
 /* The scan's tables, after start_scan(): DC first needs the DC tables of
  * its components, AC scans their AC table, DC refinement none, and a
  * sequential scan both of each component. */
 static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int ac_no[4])
 {
     struct scan *sc = &q->scan;
-    int si;
+    int si, dc = sc->Ss == 0 && sc->Ah == 0, ac = sc->Ss != 0 || !q->progressive;
 
-    if (sc->Ss != 0) {
-        if (ac_no[0] < 0 || ac_no[0] > 3 ||
-            htab_build(&q->ac_tab[ac_no[0]], &q->ac_raw[ac_no[0]], 0) != 0) {
-            return -1;
-        }
-        sc->ac = &q->ac_tab[ac_no[0]];
-        return 0;
-    }
-    if (sc->Ah != 0) {
-        return 0;
-    }
     for (si = 0; si < sc->ncomp; si++) {
-        int t = dc_no[si];
-
-        if (t < 0 || t > 3 || htab_build(&q->dc_tab[t], &q->dc_raw[t], 1) != 0) {
+        sc->dc[si] = dc ? table(q, 1, dc_no[si]) : NULL;
+        sc->ac[si] = ac ? table(q, 0, ac_no[si]) : NULL;
+        if ((dc && sc->dc[si] == NULL) || (ac && sc->ac[si] == NULL)) {
             return -1;
         }
-        sc->dc[si] = &q->dc_tab[t];
-        t = ac_no[si];
-        if (q->progressive) {
-            continue;
-        }
-        if (t < 0 || t > 3 || htab_build(&q->ac_tab[t], &q->ac_raw[t], 0) != 0) {
-            return -1;
-        }
-        sc->acs[si] = &q->ac_tab[t];
     }
     return 0;
 }
@@ -570,6 +551,24 @@ static void begin_data(struct sitx_jpeg_quick *q)
     memset(sc->last_dc, 0, sizeof(sc->last_dc));
     memset(&q->br, 0, sizeof(q->br));
     q->phase = PH_SCAN;
+}
+
+/* A scan whose header is in q->scan: checked, counted, and its data next.
+ * 0, -1 to step aside, or SITX_E_LIMIT past the scan limit. */
+static int begin_scan(struct sitx_jpeg_quick *q, const int dc_no[4], const int ac_no[4])
+{
+    if (start_scan(q) != 0 || scan_tables(q, dc_no, ac_no) != 0) {
+        return -1;
+    }
+    /* libjpeg checks the scan before its progress monitor counts it; past
+     * the limit the verdict is the same, and the full path would only
+     * decode every scan before it again to give it. */
+    if (q->max_scans > 0 && q->scans > q->max_scans) {
+        sitx_image_seterr(q->err, "JPEG: more than %u scans (scan limit)", q->max_scans);
+        return SITX_E_LIMIT;
+    }
+    begin_data(q);
+    return 0;
 }
 
 /* The frame component with this id, which must come after prev in frame
@@ -617,18 +616,7 @@ static int parse_sos(struct sitx_jpeg_quick *q, const uint8_t *p, unsigned len)
     sc->Se = p[1];
     sc->Ah = p[2] >> 4;
     sc->Al = p[2] & 15;
-    if (start_scan(q) != 0 || scan_tables(q, dc_no, ac_no) != 0) {
-        return -1;
-    }
-    /* libjpeg checks the scan before its progress monitor counts it; past
-     * the limit the verdict is the same, and the full path would only
-     * decode every scan before it again to give it. */
-    if (q->max_scans > 0 && q->scans > q->max_scans) {
-        sitx_image_seterr(q->err, "JPEG: more than %u scans (scan limit)", q->max_scans);
-        return SITX_E_LIMIT;
-    }
-    begin_data(q);
-    return 0;
+    return begin_scan(q, dc_no, ac_no);
 }
 
 /* get_dht(): tables until the segment ends exactly. */
@@ -869,6 +857,16 @@ static int run(struct sitx_jpeg_quick *q)
     return 0;
 }
 
+/* A table libjpeg read before the first scan, if any. */
+static void copy_table(struct raw_table *r, const JHUFF_TBL *t)
+{
+    if (t != NULL) {
+        r->defined = 1;
+        memcpy(r->bits, t->bits, sizeof(t->bits));
+        memcpy(r->val, t->huffval, sizeof(t->huffval));
+    }
+}
+
 /* The components, tables and first scan libjpeg read; NULL (with 0) when
  * the shortcut does not apply to this header. */
 int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
@@ -908,7 +906,6 @@ int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
     q->ncomp = c->num_components;
     q->progressive = c->progressive_mode != 0;
     q->restart_interval = c->restart_interval;
-    q->phase = PH_SCAN;
     for (ci = 0; ci < q->ncomp; ci++) {
         const jpeg_component_info *ji = &c->comp_info[ci];
         struct comp *qc = &q->comp[ci];
@@ -931,18 +928,8 @@ int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
         }
     }
     for (ci = 0; ci < 4; ci++) {
-        const JHUFF_TBL *d = c->dc_huff_tbl_ptrs[ci], *a = c->ac_huff_tbl_ptrs[ci];
-
-        if (d != NULL) {
-            q->dc_raw[ci].defined = 1;
-            memcpy(q->dc_raw[ci].bits, d->bits, sizeof(d->bits));
-            memcpy(q->dc_raw[ci].val, d->huffval, sizeof(d->huffval));
-        }
-        if (a != NULL) {
-            q->ac_raw[ci].defined = 1;
-            memcpy(q->ac_raw[ci].bits, a->bits, sizeof(a->bits));
-            memcpy(q->ac_raw[ci].val, a->huffval, sizeof(a->huffval));
-        }
+        copy_table(&q->dc_raw[ci], c->dc_huff_tbl_ptrs[ci]);
+        copy_table(&q->ac_raw[ci], c->ac_huff_tbl_ptrs[ci]);
         q->quant_defined[ci] = c->quant_tbl_ptrs[ci] != NULL;
     }
     if (c->comps_in_scan < 1 || c->comps_in_scan > 4) {
@@ -963,10 +950,8 @@ int sitx_jpeg_quick_new(struct sitx_jpeg_quick **out, j_decompress_ptr c,
     q->scan.Se = c->Se;
     q->scan.Ah = c->Ah;
     q->scan.Al = c->Al;
-    if (start_scan(q) != 0 || scan_tables(q, dc_no, ac_no) != 0) {
+    if (begin_scan(q, dc_no, ac_no) != 0) {
         q->failed = 1; /* steps aside at the first feed */
-    } else {
-        begin_data(q);
     }
     *out = q;
     return 0;

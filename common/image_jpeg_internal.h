@@ -45,7 +45,7 @@ void sitx_jpeg_apply_limits(j_decompress_ptr cinfo, const struct sitx_image_limi
  * padded to whole MCUs. Valid after jpeg_read_header(). */
 uint64_t sitx_jpeg_coef_bytes(j_decompress_ptr cinfo);
 
-/* The progressive-JPEG shortcut (image_jpeg_fast.c), from the first scan's
+/* The JPEG shortcut (image_jpeg_fast.c), from the first scan's
  * entropy-coded data on, after jpeg_read_header() and the limits: *out is
  * NULL when it does not apply to this header. Feed and finish return 0
  * while the image may still be sound (finish: it is), SITX_IMAGE_MORE to
