@@ -26,6 +26,7 @@
 #include "image.h"
 #include "image_internal.h"
 #include "testutil.h"
+#include "validate_ways.h"
 
 static uint64_t rng_state = 0x7E57AB1E5EED0001ull;
 
@@ -37,7 +38,7 @@ static uint32_t rng(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static unsigned n_checked, n_fast, n_stepped, n_progressive;
+static unsigned n_progressive;
 
 /* Under valgrind (time scale over 1) fewer damaged copies of each file,
  * or the memcheck job runs past its timeout. */
@@ -46,127 +47,19 @@ static int light(void)
     return tu_scaled_ms(1) > 1;
 }
 
-/* The streaming path fed the whole buffer at once, no shortcut. */
-static int streamed(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
-                    struct sitx_image_info *info, char *msg)
-{
-    struct sitx_image_validator *v = NULL;
-    int rc;
+/* In pieces of up to 700 bytes or 70000, every third under a memory gate;
+ * under valgrind only every fourth case in pieces. */
+static struct vw_ways ways = {rng, sitx_jpeg_validate_fast, 700, 70000, 3, 4, 0, 0, 0};
 
-    assert_int_equal(sitx_image_validator_new(&v, lim), 0);
-    rc = sitx_image_validator_feed(v, buf, len);
-    if (rc == 0) {
-        rc = sitx_image_validator_finish(v, info);
-    }
-    snprintf(msg, SITX_IMAGE_ERR_MAX, "%s", sitx_image_validator_errstr(v));
-    sitx_image_validator_free(v);
-    return rc;
-}
-
-struct src {
-    const uint8_t *buf;
-    size_t fed;
-    unsigned calls;
-};
-
-static int64_t src_reread(void *ctx, uint64_t off, uint8_t *out, size_t len)
-{
-    struct src *s = ctx;
-
-    assert_true(off <= s->fed && len <= s->fed - off); /* only bytes fed before */
-    memcpy(out, s->buf + off, len);
-    s->calls++;
-    return (int64_t)len;
-}
-
-/* As the receiver runs it: random pieces, the bytes readable again, and
- * with gate a budget of one byte raised to the need once held. */
-static int streamed_reread(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
-                           int gate, struct sitx_image_info *info, char *msg)
-{
-    struct sitx_image_validator *v = NULL;
-    struct src src = {buf, 0, 0};
-    size_t off = 0;
-    int rc = 0;
-
-    assert_int_equal(sitx_image_validator_new(&v, lim), 0);
-    sitx_image_validator_set_reread(v, src_reread, &src);
-    if (gate) {
-        sitx_image_validator_set_budget(v, 1, len);
-    }
-    while (off < len && rc == 0) {
-        size_t n = 1 + rng() % (rng() % 2 ? 700 : 70000);
-
-        if (sitx_image_validator_held(v)) {
-            sitx_image_validator_set_budget(v, sitx_image_validator_need(v), len);
-        }
-        n = n > len - off ? len - off : n;
-        src.fed = off;
-        rc = sitx_image_validator_feed(v, buf + off, n);
-        off += n;
-    }
-    if (rc == 0 && sitx_image_validator_held(v)) {
-        sitx_image_validator_set_budget(v, sitx_image_validator_need(v), len);
-    }
-    src.fed = len;
-    if (rc == 0) {
-        rc = sitx_image_validator_finish(v, info);
-    }
-    snprintf(msg, SITX_IMAGE_ERR_MAX, "%s", sitx_image_validator_errstr(v));
-    sitx_image_validator_free(v);
-    n_stepped += src.calls > 0;
-    return rc;
-}
-
-/* Same verdict, message and info every way under lim; returns the verdict. */
 static int check_same_lim(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                           const char *what)
 {
-    struct sitx_image_info a, b, c, f;
-    char ma[SITX_IMAGE_ERR_MAX], mb[SITX_IMAGE_ERR_MAX], mc[SITX_IMAGE_ERR_MAX];
-    int ra, rb, rc, rf;
-
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    memset(&c, 0, sizeof(c));
-    memset(&f, 0, sizeof(f));
-    ra = streamed(buf, len, lim, &a, ma);
-    rb = sitx_image_validate(buf, len, lim, &b, mb);
-    rf = sitx_jpeg_validate_fast(buf, len, lim, &f);
-    if (light() && n_checked % 4 != 0) {
-        rc = ra; /* under valgrind: every 4th case */
-        c = a;
-        snprintf(mc, sizeof(mc), "%s", ma);
-    } else {
-        rc = streamed_reread(buf, len, lim, n_checked % 3 == 0, &c, mc);
-    }
-    if (ra != rb || (ra != 0 && strcmp(ma, mb) != 0) || (rf == 0 && ra != 0)) {
-        fail_msg("%s: streaming %d \"%s\", whole buffer %d \"%s\", shortcut %d", what, ra, ma, rb,
-                 mb, rf);
-    }
-    if (ra != rc || (ra != 0 && strcmp(ma, mc) != 0)) {
-        fail_msg("%s: streaming %d \"%s\", in pieces with the shortcut %d \"%s\"", what, ra, ma, rc,
-                 mc);
-    }
-    assert_true(rf == 0 || rf == SITX_IMAGE_MORE);
-    if (ra == 0) {
-        assert_memory_equal(&a, &b, sizeof(a));
-        assert_memory_equal(&a, &c, sizeof(a));
-    }
-    if (rf == 0) {
-        assert_memory_equal(&a, &f, sizeof(a));
-        n_fast++;
-    }
-    n_checked++;
-    return ra;
+    return vw_check_same_lim(&ways, buf, len, lim, what);
 }
 
 static int check_same(const uint8_t *buf, size_t len, const char *what)
 {
-    struct sitx_image_limits lim;
-
-    sitx_image_limits_default(&lim);
-    return check_same_lim(buf, len, &lim, what);
+    return vw_check_same(&ways, buf, len, what);
 }
 
 struct jerr {
@@ -480,11 +373,11 @@ static void test_corpus_same_verdicts(void **state)
     walk(sub);
     print_message("%u checks, %u sound re-encodings, %u accepted by the shortcut, "
                   "%u where it stepped aside in pieces\n",
-                  n_checked, n_progressive, n_fast, n_stepped);
+                  ways.checked, n_progressive, ways.fast_ok, ways.stepped);
     /* The shortcut really runs, and so does the step back. */
     assert_true(n_progressive >= 100);
-    assert_true(n_fast >= (light() ? 50 : 500));
-    assert_true(n_stepped >= (light() ? 50 : 500));
+    assert_true(ways.fast_ok >= (light() ? 50 : 500));
+    assert_true(ways.stepped >= (light() ? 50 : 500));
 }
 
 /* Memory limits around what the coefficient image takes: the shortcut must

@@ -26,6 +26,7 @@
 #include "image.h"
 #include "image_internal.h"
 #include "testutil.h"
+#include "validate_ways.h"
 
 static uint64_t rng_state = 0x5EED5EED12345678ull;
 
@@ -37,127 +38,33 @@ static uint32_t rng(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static unsigned n_checked, n_fast;
 /* Sound files whose Adler-32 straddles two IDATs that the shortcut accepted. */
 static unsigned n_tail_split;
 
-/* The streaming path fed the whole buffer at once. */
-static int streamed(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
-                    struct sitx_image_info *info, char *msg)
+/* The shortcut alone, for PNGs; anything else is not its to accept. */
+static int png_fast(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
+                    struct sitx_image_info *info)
 {
-    struct sitx_image_validator *v = NULL;
-    int rc;
-
-    assert_int_equal(sitx_image_validator_new(&v, lim), 0);
-    rc = sitx_image_validator_feed(v, buf, len);
-    if (rc == 0) {
-        rc = sitx_image_validator_finish(v, info);
+    if (sitx_image_detect(buf, len) != SITX_IMAGE_PNG) {
+        return SITX_IMAGE_MORE;
     }
-    snprintf(msg, SITX_IMAGE_ERR_MAX, "%s", sitx_image_validator_errstr(v));
-    sitx_image_validator_free(v);
-    return rc;
+    return sitx_png_validate_fast(buf, len, lim, info);
 }
 
-struct src {
-    const uint8_t *buf;
-    size_t len;
-    unsigned calls;
-};
+/* In pieces of up to 64 bytes or 8192, never under a memory gate; under
+ * valgrind only every eighth case in pieces, or the memcheck job would run
+ * past its timeout. */
+static struct vw_ways ways = {rng, png_fast, 64, 8192, 0, 8, 0, 0, 0};
 
-static int64_t src_reread(void *ctx, uint64_t off, uint8_t *out, size_t len)
-{
-    struct src *s = ctx;
-
-    assert_true(off <= s->len && len <= s->len - off);
-    memcpy(out, s->buf + off, len);
-    s->calls++;
-    return (int64_t)len;
-}
-
-static unsigned n_stepped;
-
-/* As the receiver runs it: fed in pieces of random sizes, with the bytes
- * readable again, so a PNG goes through the shortcut and, where it steps
- * aside, the streaming path over everything again. */
-static int streamed_reread(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
-                           struct sitx_image_info *info, char *msg)
-{
-    struct sitx_image_validator *v = NULL;
-    struct src src = {buf, len, 0};
-    size_t off = 0;
-    int rc = 0;
-
-    assert_int_equal(sitx_image_validator_new(&v, lim), 0);
-    sitx_image_validator_set_reread(v, src_reread, &src);
-    while (off < len && rc == 0) {
-        size_t n = 1 + rng() % (rng() % 2 ? 64 : 8192);
-
-        n = n > len - off ? len - off : n;
-        rc = sitx_image_validator_feed(v, buf + off, n);
-        off += n;
-    }
-    if (rc == 0) {
-        rc = sitx_image_validator_finish(v, info);
-    }
-    snprintf(msg, SITX_IMAGE_ERR_MAX, "%s", sitx_image_validator_errstr(v));
-    sitx_image_validator_free(v);
-    n_stepped += src.calls > 0;
-    return rc;
-}
-
-/* Same verdict, message and info both ways under lim; returns the verdict. */
-static int check_same_lim(const uint8_t *buf, size_t len, const struct sitx_image_limits *limp,
+static int check_same_lim(const uint8_t *buf, size_t len, const struct sitx_image_limits *lim,
                           const char *what)
 {
-    struct sitx_image_info a, b, c, f;
-    struct sitx_image_limits lim = *limp;
-    char ma[SITX_IMAGE_ERR_MAX], mb[SITX_IMAGE_ERR_MAX], mc[SITX_IMAGE_ERR_MAX];
-    int ra, rb, rc, rf;
-
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    memset(&c, 0, sizeof(c));
-    memset(&f, 0, sizeof(f));
-    ra = streamed(buf, len, &lim, &a, ma);
-    rb = sitx_image_validate(buf, len, &lim, &b, mb);
-    /* Under valgrind (time scale over 1) every 8th case: the third run of
-     * each would take the memcheck job past its timeout. */
-    if (tu_scaled_ms(1) > 1 && n_checked % 8 != 0) {
-        rc = ra;
-        c = a;
-        snprintf(mc, sizeof(mc), "%s", ma);
-    } else {
-        rc = streamed_reread(buf, len, &lim, &c, mc);
-    }
-    if (ra != rc || (ra != 0 && strcmp(ma, mc) != 0)) {
-        fail_msg("%s: streaming %d \"%s\", streaming with the shortcut %d \"%s\"", what, ra, ma, rc,
-                 mc);
-    }
-    rf = sitx_image_detect(buf, len) == SITX_IMAGE_PNG ? sitx_png_validate_fast(buf, len, &lim, &f)
-                                                       : SITX_IMAGE_MORE;
-    if (ra != rb || (ra != 0 && strcmp(ma, mb) != 0) || (rf == 0 && ra != 0)) {
-        fail_msg("%s: streaming %d \"%s\", whole buffer %d \"%s\", shortcut %d", what, ra, ma, rb,
-                 mb, rf);
-    }
-    assert_true(rf == 0 || rf == SITX_IMAGE_MORE);
-    if (ra == 0) {
-        assert_memory_equal(&a, &b, sizeof(a));
-        assert_memory_equal(&a, &c, sizeof(a));
-    }
-    if (rf == 0) {
-        assert_memory_equal(&a, &f, sizeof(a));
-        n_fast++;
-    }
-    n_checked++;
-    return ra;
+    return vw_check_same_lim(&ways, buf, len, lim, what);
 }
 
 static int check_same(const uint8_t *buf, size_t len, const char *what)
 {
-    struct sitx_image_limits lim;
-
-    sitx_image_limits_default(&lim);
-    return check_same_lim(buf, len, &lim, what);
+    return vw_check_same(&ways, buf, len, what);
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -417,11 +324,11 @@ static void test_corpus_same_verdicts(void **state)
     /* The shortcut really runs: most valid corpus PNGs take it. */
     print_message("%u checks, %u accepted by the shortcut, %u where it stepped aside in pieces, "
                   "%u with the Adler-32 over two IDATs accepted\n",
-                  n_checked, n_fast, n_stepped, n_tail_split);
-    assert_true(n_fast >= 150);
+                  ways.checked, ways.fast_ok, ways.stepped, n_tail_split);
+    assert_true(ways.fast_ok >= 150);
     assert_true(n_tail_split >= 100);
-    assert_true(n_stepped >= (tu_scaled_ms(1) > 1 ? 100 : 1000)); /* the step back runs too */
-    assert_true(n_checked >= 20000);
+    assert_true(ways.stepped >= (tu_scaled_ms(1) > 1 ? 100 : 1000)); /* the step back runs too */
+    assert_true(ways.checked >= 20000);
 }
 
 /* Memory limits around what libpng's rows and zlib's window take: the
