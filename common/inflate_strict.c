@@ -556,8 +556,8 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
         b >>= E_LEN(e);
         nb -= E_LEN(e);
         if (E_KIND(e) == K_LIT) {
-            /* 46 bits or more are left: room for another literal of the
-             * main table before the next refill. */
+            /* 41 bits or more are left (56 less a 15-bit code): room for
+             * another literal of the main table before the next refill. */
             w[out++] = (uint8_t)E_VAL(e);
             e = d->ltab[b & MASK(LROOT)];
             if (E_KIND(e) == K_LIT) {
@@ -656,7 +656,7 @@ static int coded(struct sitx_inflate *d, const uint8_t **in, const uint8_t *star
 
 int64_t sitx_inflate_feed(struct sitx_inflate *d, const uint8_t *p, size_t n)
 {
-    const uint8_t *in = p, *end = p + n;
+    const uint8_t *in = p, *end = n > 0 ? p + n : p; /* p may be NULL when n is 0 */
     int r = R_DONE;
 
     if (d->ph == P_FAIL) {
