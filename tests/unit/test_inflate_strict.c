@@ -307,6 +307,14 @@ static void fixed_sym(struct bits *b, unsigned sym)
     }
 }
 
+/* Starts b afresh with the header of a final block in the fixed code. */
+static void fixed_stream(struct bits *b)
+{
+    memset(b, 0, sizeof(*b));
+    put(b, 1, 1);
+    put(b, 1, 2);
+}
+
 /* A dynamic block header. The code length code gives symbols 0-12 and
  * 16-18 four bits each (complete); lens are written as they are, except
  * where a repeat is asked for in rep (symbol, extra bits) at index at. */
@@ -322,13 +330,15 @@ static unsigned clen_code(unsigned sym)
     return sym <= 12 ? sym : 13 + sym - 16;
 }
 
-static void put_dynamic(struct bits *b, const struct dyn *d, int final)
+/* Starts b afresh with the header of a final dynamic block. */
+static void dynamic_stream(struct bits *b, const struct dyn *d)
 {
     static const uint8_t order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
                                       11, 4,  12, 3, 13, 2, 14, 1, 15};
     unsigned i;
 
-    put(b, (uint32_t) final, 1);
+    memset(b, 0, sizeof(*b));
+    put(b, 1, 1);
     put(b, 2, 2);
     put(b, d->nlen - 257, 5);
     put(b, d->ndist - 1, 5);
@@ -412,9 +422,7 @@ static void test_refusals_as_zlib(void **state)
     both_inflate(&b, "ok", "stored block");
 
     for (unsigned sym = 286; sym <= 287; sym++) {
-        memset(&b, 0, sizeof(b));
-        put(&b, 1, 1);
-        put(&b, 1, 2);
+        fixed_stream(&b);
         fixed_sym(&b, 'a');
         fixed_sym(&b, sym);
         put(&b, 0, 5);
@@ -422,9 +430,7 @@ static void test_refusals_as_zlib(void **state)
         both_refuse(&b, "fixed code, length symbol 286 or 287");
     }
     for (unsigned dc = 29; dc <= 31; dc++) {
-        memset(&b, 0, sizeof(b));
-        put(&b, 1, 1);
-        put(&b, 1, 2);
+        fixed_stream(&b);
         fixed_sym(&b, 'a');
         fixed_sym(&b, 257); /* length 3 */
         put_code(&b, dc, 5);
@@ -432,18 +438,14 @@ static void test_refusals_as_zlib(void **state)
         fixed_sym(&b, 256);
         both_refuse(&b, "fixed code, distance code 29 (too far), 30 or 31");
     }
-    memset(&b, 0, sizeof(b));
-    put(&b, 1, 1);
-    put(&b, 1, 2);
+    fixed_stream(&b);
     fixed_sym(&b, 'a');
     fixed_sym(&b, 'b');
     fixed_sym(&b, 257); /* length 3 */
     put_code(&b, 1, 5); /* distance 2: the start of the output */
     fixed_sym(&b, 256);
     both_inflate(&b, "ababa", "a distance back to the first byte");
-    memset(&b, 0, sizeof(b));
-    put(&b, 1, 1);
-    put(&b, 1, 2);
+    fixed_stream(&b);
     fixed_sym(&b, 'a');
     fixed_sym(&b, 'b');
     fixed_sym(&b, 257);
@@ -456,16 +458,14 @@ static void test_refusals_as_zlib(void **state)
     d.lens['a'] = 1;
     d.lens[256] = 1;
     d.lens[257] = 1; /* the distance code */
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 0, 1); /* 'a' */
     put_code(&b, 1, 1); /* end */
     both_inflate(&b, "a", "one distance code of one bit (zlib takes it)");
 
     dyn_init(&d);
     d.lens[256] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1); /* no distance code */
+    dynamic_stream(&b, &d); /* no distance code */
     put_code(&b, 0, 1);
     both_inflate(&b, "", "only end of block, one bit, no distance code (zlib takes it)");
 
@@ -473,8 +473,7 @@ static void test_refusals_as_zlib(void **state)
     d.lens['a'] = 1;
     d.lens[256] = 2;
     d.lens[257] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 0, 1);
     put_code(&b, 2, 2);
     both_refuse(&b, "incomplete literal/length code");
@@ -484,8 +483,7 @@ static void test_refusals_as_zlib(void **state)
     d.lens['b'] = 1;
     d.lens[256] = 1;
     d.lens[257] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 0, 1);
     both_refuse(&b, "over-subscribed literal/length code");
 
@@ -495,8 +493,7 @@ static void test_refusals_as_zlib(void **state)
     d.lens[256] = 1;
     d.lens[257] = 2;
     d.lens[258] = 3;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 0, 1);
     put_code(&b, 1, 1);
     both_refuse(&b, "incomplete distance code of more than one bit");
@@ -505,8 +502,7 @@ static void test_refusals_as_zlib(void **state)
     d.lens['a'] = 1;
     d.lens['b'] = 1;
     d.lens[257] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 0, 8);
     both_refuse(&b, "no end-of-block code");
 
@@ -515,8 +511,7 @@ static void test_refusals_as_zlib(void **state)
     d.lens['a'] = 1;
     d.lens[256] = 1;
     d.lens[287] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 1, 1);
     both_refuse(&b, "287 literal/length codes");
 
@@ -525,16 +520,14 @@ static void test_refusals_as_zlib(void **state)
     d.lens['a'] = 1;
     d.lens[256] = 1;
     d.lens[257] = 1;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put_code(&b, 1, 1);
     both_refuse(&b, "31 distance codes");
 
     dyn_init(&d);
     d.rep_at = 0;
     d.rep_sym = 16;
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put(&b, 0, 16);
     both_refuse(&b, "a repeat of the previous length first");
 
@@ -544,8 +537,7 @@ static void test_refusals_as_zlib(void **state)
     d.rep_at = 250;
     d.rep_sym = 18;
     d.rep_extra = 127; /* 138 zeros: past the 258 lengths */
-    memset(&b, 0, sizeof(b));
-    put_dynamic(&b, &d, 1);
+    dynamic_stream(&b, &d);
     put(&b, 0, 16);
     both_refuse(&b, "a repeat past the last length");
 }
