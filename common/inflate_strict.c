@@ -20,7 +20,7 @@
 #define WSIZE      32768u        /* the deflate window */
 #define OUT_CHUNK  (128u * 1024) /* inflated between two moves of the window */
 #define FAST_LIMIT (WSIZE + OUT_CHUNK)
-#define OUT_CAP    (FAST_LIMIT + 258 + 16) /* a match past the limit, and 8-byte copies */
+#define OUT_CAP    (FAST_LIMIT + 258 + 32) /* a match past the limit, and 16-byte copies */
 
 #define LROOT 10
 #define DROOT 8
@@ -29,15 +29,18 @@
 #define LTAB ((1u << LROOT) + 288u * (1u << (15 - LROOT)))
 #define DTAB ((1u << DROOT) + 32u * (1u << (15 - DROOT)))
 
-/* A table entry: bits to take (4 bits), kind (3), extra bits or the
- * subtable's index bits (4), value (16): a literal, a length or distance
- * base, or a subtable's offset. */
+/* A table entry: the bits it uses (its code's bits at this level, then a
+ * length's or distance's extra bits, so that one shift takes both), its
+ * code's bits, its kind, and a value: a literal, a length or distance
+ * base, or a subtable's offset. A subtable pointer uses the ROOT bits it
+ * is found by, and its code bits are the subtable's index bits. */
 enum { K_LIT, K_LEN, K_EOB, K_SUB, K_BAD, K_DIST };
-#define ENTRY(len, kind, extra, val)                                                               \
-    ((uint32_t)(len) | (uint32_t)(kind) << 4 | (uint32_t)(extra) << 8 | (uint32_t)(val) << 16)
-#define E_LEN(e)   ((e)&15u)
-#define E_KIND(e)  (((e) >> 4) & 7u)
-#define E_EXTRA(e) (((e) >> 8) & 15u)
+#define ENTRY(used, len, kind, val)                                                                \
+    ((uint32_t)(used) | (uint32_t)(len) << 8 | (uint32_t)(kind) << 12 | (uint32_t)(val) << 16)
+#define E_USED(e)  ((e)&0xFFu)
+#define E_LEN(e)   (((e) >> 8) & 15u)
+#define E_KIND(e)  (((e) >> 12) & 15u)
+#define E_EXTRA(e) (E_USED(e) - E_LEN(e))
 #define E_VAL(e)   ((e) >> 16)
 #define MASK(n)    ((1ull << (n)) - 1)
 
@@ -93,23 +96,23 @@ static const uint8_t clen_order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
 
 enum code_kind { C_LITLEN, C_DIST, C_CLEN };
 
-/* The entry for a symbol, without its bit count. */
+/* The entry for a symbol, without its code's bits. */
 static uint32_t symbol_entry(enum code_kind kind, unsigned sym)
 {
     if (kind == C_CLEN) {
-        return ENTRY(0, K_LIT, 0, sym);
+        return ENTRY(0, 0, K_LIT, sym);
     }
     if (kind == C_DIST) {
-        return sym < 30 ? ENTRY(0, K_DIST, dist_extra[sym], dist_base[sym]) : ENTRY(0, K_BAD, 0, 0);
+        return sym < 30 ? ENTRY(dist_extra[sym], 0, K_DIST, dist_base[sym]) : ENTRY(0, 0, K_BAD, 0);
     }
     if (sym < 256) {
-        return ENTRY(0, K_LIT, 0, sym);
+        return ENTRY(0, 0, K_LIT, sym);
     }
     if (sym == 256) {
-        return ENTRY(0, K_EOB, 0, 0);
+        return ENTRY(0, 0, K_EOB, 0);
     }
     sym -= 257;
-    return sym < 29 ? ENTRY(0, K_LEN, len_extra[sym], len_base[sym]) : ENTRY(0, K_BAD, 0, 0);
+    return sym < 29 ? ENTRY(len_extra[sym], 0, K_LEN, len_base[sym]) : ENTRY(0, 0, K_BAD, 0);
 }
 
 static unsigned reverse(unsigned code, unsigned len)
@@ -152,7 +155,7 @@ static int build(uint32_t *tab, unsigned root, const uint8_t *lens, unsigned n, 
             return -1;
         }
         for (i = 0; i < (1u << root); i++) {
-            tab[i] = ENTRY(1, K_BAD, 0, 0);
+            tab[i] = ENTRY(1, 1, K_BAD, 0);
         }
     }
     next[1] = 0;
@@ -172,7 +175,7 @@ static int build(uint32_t *tab, unsigned root, const uint8_t *lens, unsigned n, 
 
             if (len <= root) {
                 for (j = reverse(code, len); j < (1u << root); j += 1u << len) {
-                    tab[j] = e | len;
+                    tab[j] = e + ENTRY(len, len, 0, 0);
                 }
                 continue;
             }
@@ -182,11 +185,11 @@ static int build(uint32_t *tab, unsigned root, const uint8_t *lens, unsigned n, 
                 prefix = code >> (len - root);
                 sub = next_sub;
                 next_sub += 1u << sub_bits;
-                tab[reverse(prefix, root)] = ENTRY(root, K_SUB, sub_bits, sub);
+                tab[reverse(prefix, root)] = ENTRY(root, sub_bits, K_SUB, sub);
             }
             for (j = reverse(code & (unsigned)MASK(len - root), len - root); j < (1u << sub_bits);
                  j += 1u << (len - root)) {
-                tab[sub + j] = e | (len - root);
+                tab[sub + j] = e + ENTRY(len - root, len - root, 0, 0);
             }
         }
         code <<= 1;
@@ -451,7 +454,7 @@ static int coded_slow(struct sitx_inflate *d)
 
     need = E_LEN(e);
     if (E_KIND(e) == K_SUB) {
-        e = d->ltab[E_VAL(e) + ((b >> LROOT) & MASK(E_EXTRA(e)))];
+        e = d->ltab[E_VAL(e) + ((b >> LROOT) & MASK(E_LEN(e)))];
         need = LROOT + E_LEN(e);
     }
     if (need > have) {
@@ -479,7 +482,7 @@ static int coded_slow(struct sitx_inflate *d)
     need += extra;
     de = d->dtab[(b >> need) & MASK(DROOT)];
     if (E_KIND(de) == K_SUB) {
-        de = d->dtab[E_VAL(de) + ((b >> (need + DROOT)) & MASK(E_EXTRA(de)))];
+        de = d->dtab[E_VAL(de) + ((b >> (need + DROOT)) & MASK(E_LEN(de)))];
         need += DROOT;
     }
     need += E_LEN(de);
@@ -518,20 +521,34 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
-/* P_CODED while at least 8 bytes are left: the bit buffer takes 8 at a
- * time and holds 56 bits or more, which any literal or match fits in. */
+/* P_CODED while at least FAST_IN bytes are left. The bit buffer takes 8
+ * bytes at a time and then holds 56 bits or more; a literal pair, or a
+ * length with its extra bits (20 bits at most), fits in that. A match
+ * refills again before its distance (28 bits at most). The next entry is
+ * looked up before the current output is written, so that the lookup's
+ * latency overlaps the copy; it needs LROOT bits at hand, which each path
+ * leaves. */
+#define FAST_IN 16 /* two refills of up to 8 bytes, each moving up to 7 */
 static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t *start,
                       const uint8_t *end)
 {
     const uint8_t *in = *inp;
-    uint64_t b = d->bits;
+    uint64_t b = d->bits, saved;
     unsigned nb = d->nbits, k;
     uint8_t *w = d->win;
     size_t out = d->out;
+    uint32_t e;
     int r = R_NEED;
 
-    while (end - in >= 8) {
-        uint32_t e, de;
+    if (end - in < FAST_IN) {
+        return R_NEED;
+    }
+    b |= load64(in) << nb;
+    in += (63 - nb) >> 3;
+    nb |= 56;
+    e = d->ltab[b & MASK(LROOT)];
+    while (end - in >= FAST_IN) {
+        uint32_t de;
         size_t len, dist;
         uint8_t *o;
         const uint8_t *s;
@@ -547,23 +564,24 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
         b |= load64(in) << nb;
         in += (63 - nb) >> 3;
         nb |= 56;
-        e = d->ltab[b & MASK(LROOT)];
         if (E_KIND(e) == K_SUB) {
             b >>= LROOT;
             nb -= LROOT;
-            e = d->ltab[E_VAL(e) + (b & MASK(E_EXTRA(e)))];
+            e = d->ltab[E_VAL(e) + (b & MASK(E_LEN(e)))];
         }
-        b >>= E_LEN(e);
-        nb -= E_LEN(e);
+        saved = b;
+        b >>= E_USED(e);
+        nb -= E_USED(e);
         if (E_KIND(e) == K_LIT) {
             /* 41 bits or more are left (56 less a 15-bit code): room for
-             * another literal of the main table before the next refill. */
+             * another literal of the main table, and the next lookup. */
             w[out++] = (uint8_t)E_VAL(e);
             e = d->ltab[b & MASK(LROOT)];
             if (E_KIND(e) == K_LIT) {
-                b >>= E_LEN(e);
-                nb -= E_LEN(e);
+                b >>= E_USED(e);
+                nb -= E_USED(e);
                 w[out++] = (uint8_t)E_VAL(e);
+                e = d->ltab[b & MASK(LROOT)];
             }
             continue;
         }
@@ -571,35 +589,42 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
             r = E_KIND(e) == K_EOB ? R_DONE : R_FAIL;
             break;
         }
-        len = E_VAL(e) + (b & MASK(E_EXTRA(e)));
-        b >>= E_EXTRA(e);
-        nb -= E_EXTRA(e);
+        len = E_VAL(e) + ((saved >> E_LEN(e)) & MASK(E_EXTRA(e)));
+        b |= load64(in) << nb;
+        in += (63 - nb) >> 3;
+        nb |= 56;
         de = d->dtab[b & MASK(DROOT)];
         if (E_KIND(de) == K_SUB) {
             b >>= DROOT;
             nb -= DROOT;
-            de = d->dtab[E_VAL(de) + (b & MASK(E_EXTRA(de)))];
+            de = d->dtab[E_VAL(de) + (b & MASK(E_LEN(de)))];
         }
-        b >>= E_LEN(de);
-        nb -= E_LEN(de);
+        saved = b;
+        b >>= E_USED(de);
+        nb -= E_USED(de);
         if (E_KIND(de) != K_DIST) {
             r = R_FAIL;
             break;
         }
-        dist = E_VAL(de) + (b & MASK(E_EXTRA(de)));
-        b >>= E_EXTRA(de);
-        nb -= E_EXTRA(de);
+        dist = E_VAL(de) + ((saved >> E_LEN(de)) & MASK(E_EXTRA(de)));
         if (dist > out) {
             r = R_FAIL;
             break;
         }
+        e = d->ltab[b & MASK(LROOT)]; /* 28 bits or more are left */
         o = w + out;
         s = o - dist;
         out += len;
-        if (dist >= 8) {
-            /* Each 8 bytes read were written before: up to 7 bytes past
+        if (dist >= 16) {
+            /* Each 16 bytes read were written before: up to 15 bytes past
              * the match are written too, inside the slack, and later
              * overwritten. */
+            do {
+                memcpy(o, s, 16);
+                o += 16;
+                s += 16;
+            } while (o < w + out);
+        } else if (dist >= 8) {
             do {
                 memcpy(o, s, 8);
                 o += 8;
