@@ -96,6 +96,8 @@ struct scan {
     int blocks[4];              /* blocks per MCU of each component (interleaved) */
     int mcu_blocks;
     uint32_t mcus, mcus_per_row, next;
+    uint32_t col;  /* next's column in its MCU row */
+    uint64_t band; /* bits Ss..Se */
     uint32_t eobrun;
     int32_t last_dc[4];
     unsigned to_go; /* MCUs before the next restart marker */
@@ -175,11 +177,32 @@ static int htab_build(struct htab *t, const struct raw_table *r, int is_dc)
     return 0;
 }
 
-/* Loads whole bytes until 57 bits are held or the data ends: at a marker,
+/* Loads whole bytes until 57 bits are held (56 from 8 bytes without 0xFF,
+ * loaded at once) or the data ends: at a marker,
  * at the end of what has arrived, or at a fill byte (stepped aside on
  * when the bits are needed). A stuffed zero after 0xFF is dropped. */
 static inline void refill(struct bits *b)
 {
+    if (b->end - b->p >= 8 && b->n >= 0) {
+        uint64_t v, x;
+
+        memcpy(&v, b->p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        x = ~v;
+        if (((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0) {
+            /* No 0xFF in the next 8 bytes, so nothing to unstuff: as many
+             * whole bytes as fit. The bits of the rest, below them, are
+             * the stream's own, and a later load puts the same there. */
+            int k = (63 - b->n) >> 3;
+
+            b->acc |= v >> b->n;
+            b->p += k;
+            b->n += 8 * k;
+            return;
+        }
+    }
     while (b->n <= 56 && b->p < b->end) {
         uint8_t c = b->p[0];
 
@@ -241,9 +264,37 @@ static inline int decode(struct bits *b, const struct htab *t)
     return -1;
 }
 
-/* Skips n correction bits, n up to 63. */
+/* The next AC symbol, its size's value bits taken with its code in one
+ * shift; -1 for a code no table has. */
+static inline int decode_ac(struct bits *b, const struct htab *t)
+{
+    uint32_t e;
+    int rs;
+
+    need(b, 32);
+    e = t->fast[b->acc >> (64 - FAST_BITS)];
+    if (e != 0) {
+        int n = (int)(e >> 8) + (int)(e & 15); /* 24 bits at most */
+
+        b->acc <<= n;
+        b->n -= n;
+        return (int)(e & 0xFF);
+    }
+    rs = decode(b, t);
+    if (rs > 0 && (rs & 15) != 0) {
+        (void)take(b, rs & 15);
+    }
+    return rs;
+}
+
+/* Skips n correction bits, n up to 64. */
 static inline void skip_bits(struct bits *b, int n)
 {
+    if (n < b->n) {
+        b->acc <<= n;
+        b->n -= n;
+        return;
+    }
     while (n > 0) {
         int k = n > 16 ? 16 : n;
 
@@ -283,7 +334,7 @@ static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
         return 0;
     }
     for (k = sc->Ss; k <= sc->Se; k++) {
-        int rs = decode(b, sc->ac[0]);
+        int rs = decode_ac(b, sc->ac[0]);
         int r = rs >> 4, s = rs & 15;
 
         if (rs < 0) {
@@ -296,7 +347,6 @@ static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
             if (k > sc->Se || s + sc->Al > 15) {
                 return -1;
             }
-            (void)take(b, s);
             *nz |= 1ull << k;
         } else if (r == 15) {
             k += 15;
@@ -333,7 +383,7 @@ static int seq_block(struct scan *sc, struct bits *b, int si)
         return -1;
     }
     for (k = 1; k < 64; k++) {
-        int rs = decode(b, sc->ac[si]);
+        int rs = decode_ac(b, sc->ac[si]);
         int r = rs >> 4, s = rs & 15;
 
         if (rs < 0) {
@@ -341,7 +391,6 @@ static int seq_block(struct scan *sc, struct bits *b, int si)
         }
         if (s != 0) {
             k += r;
-            (void)take(b, s);
         } else if (r == 15) {
             k += 15;
         } else {
@@ -363,11 +412,11 @@ static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
 
     if (sc->eobrun == 0) {
         for (; k <= sc->Se; k++) {
-            int rs = decode(b, sc->ac[0]);
-            int r = rs >> 4, s = rs & 15;
-            uint64_t in_band, zeros;
+            int rs = decode_ac(b, sc->ac[0]); /* with a new coefficient's sign */
+            int r = rs >> 4, s = rs & 15, skipped = r, at;
+            uint64_t from_k = sc->band & (~0ull << k), zeros;
 
-            if (rs < 0 || (s != 0 && s != 1)) {
+            if (rs < 0 || s > 1) {
                 return -1; /* libjpeg warns on a new coefficient of size > 1 */
             }
             if (s == 0 && r != 15) {
@@ -377,34 +426,31 @@ static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
                 }
                 break;
             }
-            if (s != 0) {
-                (void)take(b, 1); /* its sign */
-            }
             /* Past r zero coefficients to the next zero one (the new
              * coefficient, or the last of a run of 16), with a correction
              * bit for each non-zero one on the way. */
-            in_band = band(k, sc->Se);
-            zeros = ~*nz & in_band;
+            zeros = ~*nz & from_k;
             while (r-- > 0 && zeros != 0) {
                 zeros &= zeros - 1;
             }
             if (zeros == 0) {
-                skip_bits(b, popcount(*nz & in_band));
+                skip_bits(b, popcount(*nz & from_k));
                 if (s != 0) {
                     return -1; /* libjpeg would write outside the band */
                 }
                 break;
             }
-            k = __builtin_ctzll(zeros);
-            skip_bits(b, popcount(*nz & in_band & ((1ull << k) - 1)));
+            at = __builtin_ctzll(zeros);
+            skip_bits(b, at - k - skipped); /* the ones in between not skipped are non-zero */
             if (s != 0) {
-                *nz |= 1ull << k;
+                *nz |= 1ull << at;
             }
+            k = at;
         }
     }
     if (sc->eobrun > 0) {
         if (k <= sc->Se) {
-            skip_bits(b, popcount(*nz & band(k, sc->Se)));
+            skip_bits(b, popcount(*nz & sc->band & (~0ull << k)));
         }
         sc->eobrun--;
     }
@@ -491,6 +537,7 @@ static int start_scan(struct sitx_jpeg_quick *q)
         return -1;
     }
     sc->mcu_blocks = blocks;
+    sc->band = band(sc->Ss, sc->Se);
     if (sc->ncomp == 1) {
         struct comp *c = &q->comp[sc->comp[0]];
 
@@ -545,6 +592,7 @@ static void begin_data(struct sitx_jpeg_quick *q)
     struct scan *sc = &q->scan;
 
     sc->next = 0;
+    sc->col = 0;
     sc->eobrun = 0;
     sc->to_go = q->restart_interval;
     sc->next_rst = 0;
@@ -746,6 +794,8 @@ static int scan_data(struct sitx_jpeg_quick *q, int *wait)
     b->p = q->buf + q->pos;
     b->end = q->buf + q->len;
     while (sc->next < sc->mcus) {
+        uint32_t n = 1;
+
         if (q->restart_interval != 0 && sc->to_go == 0) {
             /* process_restart(): the interval's data ends with the byte
              * its last bit is in (whole bytes left over are extraneous),
@@ -773,12 +823,23 @@ static int scan_data(struct sitx_jpeg_quick *q, int *wait)
             *wait = 1;
             break;
         }
-        if (decode_mcu(q, b) != 0) {
+        if (sc->eobrun > 0 && q->progressive && sc->Ss != 0 && sc->Ah == 0) {
+            /* A first AC scan's blocks in an EOB run have no bits: the run
+             * is passed to the end of the row or restart interval. */
+            n = sc->mcus_per_row - sc->col;
+            n = n < sc->eobrun ? n : sc->eobrun;
+            n = q->restart_interval != 0 && sc->to_go < n ? sc->to_go : n;
+            sc->eobrun -= n;
+        } else if (decode_mcu(q, b) != 0) {
             return -1;
         }
-        sc->to_go--;
-        sc->next++;
-        if (sc->next % sc->mcus_per_row == 0 && sitx_image_cancelled(q->ctl)) {
+        sc->to_go -= n;
+        sc->next += n;
+        sc->col += n;
+        if (sc->col == sc->mcus_per_row) {
+            sc->col = 0;
+        }
+        if (sc->col == 0 && sitx_image_cancelled(q->ctl)) {
             sitx_image_seterr(q->err, "JPEG: " SITX_IMAGE_CANCEL_MSG);
             return SITX_E_CANCELLED;
         }
