@@ -39,7 +39,7 @@
 #include "image_jpeg_internal.h"
 
 /* Huffman codes up to this long are found with one table lookup. */
-#define FAST_BITS 9
+#define FAST_BITS 10
 /* Bytes an MCU can take at most: 10 blocks of DC (31 bits each), or one
  * block of AC (63 codes of at most 31 bits, or 63 of 17 and as many
  * correction bits), doubled for stuffed zeros, plus the bytes the bit
@@ -274,7 +274,7 @@ static inline int decode_ac(struct bits *b, const struct htab *t)
     need(b, 32);
     e = t->fast[b->acc >> (64 - FAST_BITS)];
     if (e != 0) {
-        int n = (int)(e >> 8) + (int)(e & 15); /* 24 bits at most */
+        int n = (int)(e >> 8) + (int)(e & 15); /* 25 bits at most */
 
         b->acc <<= n;
         b->n -= n;
@@ -304,7 +304,7 @@ static inline void skip_bits(struct bits *b, int n)
     }
 }
 
-static int dc_first(struct scan *sc, struct bits *b, int si)
+static inline int dc_first(struct scan *sc, struct bits *b, int si)
 {
     int s = decode(b, sc->dc[si]);
     int32_t d = 0;
