@@ -430,8 +430,17 @@ static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
              * coefficient, or the last of a run of 16), with a correction
              * bit for each non-zero one on the way. */
             zeros = ~*nz & from_k;
-            while (r-- > 0 && zeros != 0) {
-                zeros &= zeros - 1;
+            if (r <= 3) {
+                /* Branch-free for the short runs most codes have. */
+                int i;
+
+                for (i = 0; i < 3; i++) {
+                    zeros ^= zeros & (0 - zeros) & (0 - (uint64_t)(i < r));
+                }
+            } else {
+                while (r-- > 0 && zeros != 0) {
+                    zeros &= zeros - 1;
+                }
             }
             if (zeros == 0) {
                 skip_bits(b, popcount(*nz & from_k));
