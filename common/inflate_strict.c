@@ -521,6 +521,16 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
+/* 8 bytes into the bit buffer, of which the whole ones that fit count:
+ * 56 bits or more are then held. The bits above those counted are the
+ * stream's own, and the next load puts the same there. */
+static inline void refill_fast(uint64_t *b, unsigned *nb, const uint8_t **in)
+{
+    *b |= load64(*in) << *nb;
+    *in += (63 - *nb) >> 3;
+    *nb |= 56;
+}
+
 /* P_CODED while at least FAST_IN bytes are left. The bit buffer takes 8
  * bytes at a time and then holds 56 bits or more; a literal pair, or a
  * length with its extra bits (20 bits at most), fits in that. A match
@@ -543,9 +553,7 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
     if (end - in < FAST_IN) {
         return R_NEED;
     }
-    b |= load64(in) << nb;
-    in += (63 - nb) >> 3;
-    nb |= 56;
+    refill_fast(&b, &nb, &in);
     e = d->ltab[b & MASK(LROOT)];
     while (end - in >= FAST_IN) {
         uint32_t de;
@@ -561,9 +569,7 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
             }
             out = d->out;
         }
-        b |= load64(in) << nb;
-        in += (63 - nb) >> 3;
-        nb |= 56;
+        refill_fast(&b, &nb, &in);
         if (E_KIND(e) == K_SUB) {
             b >>= LROOT;
             nb -= LROOT;
@@ -590,9 +596,7 @@ static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t
             break;
         }
         len = E_VAL(e) + ((saved >> E_LEN(e)) & MASK(E_EXTRA(e)));
-        b |= load64(in) << nb;
-        in += (63 - nb) >> 3;
-        nb |= 56;
+        refill_fast(&b, &nb, &in);
         de = d->dtab[b & MASK(DROOT)];
         if (E_KIND(de) == K_SUB) {
             b >>= DROOT;
