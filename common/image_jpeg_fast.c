@@ -40,6 +40,10 @@
 
 /* Huffman codes up to this long are found with one table lookup. */
 #define FAST_BITS 10
+/* A sequential block's AC codes are decoded several at a time, from a
+ * table indexed by this many next bits (8 KB a table, so that a file's
+ * two stay in the first-level cache beside everything else). */
+#define MULTI_BITS 11
 /* Bytes an MCU can take at most: 10 blocks of DC (31 bits each), or one
  * block of AC (63 codes of at most 31 bits, or 63 of 17 and as many
  * correction bits), doubled for stuffed zeros, plus the bytes the bit
@@ -54,7 +58,23 @@ struct htab {
     int32_t maxcode[17];           /* largest code of each length, -1 for none */
     int32_t valoff[17];            /* symbol index minus code, per length */
     uint8_t sym[256];
+    /* AC tables: per MULTI_BITS bits, the codes they hold with their
+     * value bits, up to an end of block and no further than 63
+     * coefficients; 0: the first code is longer (or none). Filled for
+     * sequential scans only. */
+    uint32_t *multi;
 };
+
+/* A multi entry: bits used and coefficients passed by all its codes, and
+ * whether the last ends the block; then the same for the first code
+ * alone, for the end of a block, where its 64th coefficient may come
+ * before the entry's last code. */
+#define M_USED(e)  ((int)((e)&31))
+#define M_ADV(e)   ((int)((e) >> 5 & 127))
+#define M_EOB      (1u << 12)
+#define M_USED1(e) ((int)((e) >> 13 & 31))
+#define M_ADV1(e)  ((int)((e) >> 18 & 31))
+#define M_EOB1     (1u << 23)
 
 /* A table as DHT gave it (or libjpeg had it after the header). */
 struct raw_table {
@@ -114,6 +134,7 @@ struct sitx_jpeg_quick {
     struct comp comp[3];
     struct raw_table dc_raw[4], ac_raw[4];
     struct htab dc_tab[4], ac_tab[4];
+    uint32_t ac_multi[4][1 << MULTI_BITS];
     int quant_defined[4];
     unsigned restart_interval;
     struct scan scan;
@@ -175,6 +196,56 @@ static int htab_build(struct htab *t, const struct raw_table *r, int is_dc)
         code <<= 1;
     }
     return 0;
+}
+
+/* The symbol whose code starts at bit `at` (from the top) of the
+ * MULTI_BITS bits x and ends within them, with its length; -1 for none. */
+static int multi_code(const struct htab *t, uint32_t x, int at, int *len)
+{
+    int l;
+
+    for (l = 1; l <= MULTI_BITS - at; l++) {
+        int32_t code = (int32_t)(x >> (MULTI_BITS - at - l) & ((1u << l) - 1));
+
+        if (code <= t->maxcode[l]) {
+            *len = l;
+            return t->sym[(code + t->valoff[l]) & 0xFF];
+        }
+    }
+    return -1;
+}
+
+/* Fills t->multi, after htab_build(), for seq_block(): the codes of
+ * each window as libjpeg's sequential decoder reads them (a zero size
+ * with a run other than 15 ends the block, ZRL passes 16 coefficients,
+ * any other code r + 1), taken whole with their value bits. */
+static void multi_build(struct htab *t)
+{
+    uint32_t x;
+
+    for (x = 0; x < (1u << MULTI_BITS); x++) {
+        uint32_t e = 0;
+        int at = 0, adv = 0;
+
+        for (;;) {
+            int len, rs = multi_code(t, x, at, &len), r = rs >> 4, s = rs & 15;
+            int eob = s == 0 && r != 15, a = eob ? 0 : s != 0 ? r + 1 : 16;
+
+            if (rs < 0 || (at > 0 && (at + len + s > MULTI_BITS || adv + a > 63))) {
+                break;
+            }
+            if (at == 0) {
+                e = (uint32_t)(len + s) << 13 | (uint32_t)a << 18 | (eob ? M_EOB1 : 0);
+            }
+            at += len + s;
+            adv += a;
+            e = (e & ~(M_EOB | 0xFFFu)) | (uint32_t)at | (uint32_t)adv << 5 | (eob ? M_EOB : 0);
+            if (eob || at >= MULTI_BITS) {
+                break;
+            }
+        }
+        t->multi[x] = e;
+    }
 }
 
 /* Loads whole bytes until 57 bits are held (56 from 8 bytes without 0xFF,
@@ -373,27 +444,46 @@ static inline int popcount(uint64_t x)
 }
 
 /* A sequential block: the DC difference, then AC codes to the end of the
- * block. Where a run passes coefficient 63 libjpeg stops as here (its
- * zigzag table is padded), and nothing later depends on the values. */
+ * block, as many at a time as the multi table holds. Where a run passes coefficient 63 libjpeg
+ * stops as here (its zigzag table is padded), and nothing later depends on the values. */
 static int seq_block(struct scan *sc, struct bits *b, int si)
 {
+    const struct htab *t = sc->ac[si];
     int k;
 
     if (dc_first(sc, b, si) != 0) {
         return -1;
     }
-    for (k = 1; k < 64; k++) {
-        int rs = decode_ac(b, sc->ac[si]);
-        int r = rs >> 4, s = rs & 15;
+    for (k = 1; k < 64;) {
+        uint32_t e;
+        int n;
 
-        if (rs < 0) {
-            return -1;
+        need(b, 32);
+        e = t->multi[b->acc >> (64 - MULTI_BITS)];
+        if (e == 0) {
+            int rs = decode_ac(b, t), r = rs >> 4, s = rs & 15;
+
+            if (rs < 0) {
+                return -1;
+            }
+            if (s == 0 && r != 15) {
+                break;
+            }
+            k += s != 0 ? r + 1 : 16;
+            continue;
         }
-        if (s != 0) {
-            k += r;
-        } else if (r == 15) {
-            k += 15;
+        if (k + M_ADV(e) < 64) {
+            n = M_USED(e);
+            k += M_ADV(e);
         } else {
+            /* The block may end before the entry's last code. */
+            n = M_USED1(e);
+            k += M_ADV1(e);
+            e = e & M_EOB1 ? M_EOB : 0;
+        }
+        b->acc <<= n;
+        b->n -= n;
+        if (e & M_EOB) {
             break;
         }
     }
@@ -575,7 +665,14 @@ static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
         return NULL;
     }
     h = is_dc ? &q->dc_tab[t] : &q->ac_tab[t];
-    return htab_build(h, is_dc ? &q->dc_raw[t] : &q->ac_raw[t], is_dc) == 0 ? h : NULL;
+    if (htab_build(h, is_dc ? &q->dc_raw[t] : &q->ac_raw[t], is_dc) != 0) {
+        return NULL;
+    }
+    if (!is_dc && !q->progressive) {
+        h->multi = q->ac_multi[t];
+        multi_build(h);
+    }
+    return h;
 }
 
 /* The scan's tables, after start_scan(): DC first needs the DC tables of
