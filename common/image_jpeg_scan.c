@@ -1,0 +1,422 @@
+/* A scan's entropy-coded data, Huffman-decoded as libjpeg-turbo's
+ * decoders (jdhuff.c, jdphuff.c) read it; image_jpeg_fast.c says what is
+ * taken and what makes the shortcut step aside. This is where a JPEG's
+ * validation spends its time, so image_jpeg_scan_bmi2.c builds it a
+ * second time for CPUs with BMI2 and POPCNT: a refinement code's target
+ * coefficient is then one PDEP, and counting correction bits one POPCNT.
+ * Both builds decode the same, and the tests run both. */
+#include <string.h>
+
+#ifdef __BMI2__
+#include <immintrin.h>
+#endif
+
+#include "err.h"
+#include "image_jpeg_fast_int.h"
+
+#ifndef SCAN_DATA
+#define SCAN_DATA sitx_jpeg_scan_data
+#endif
+
+/* Loads whole bytes until 57 bits are held (56 from 8 bytes without 0xFF,
+ * loaded at once) or the data ends: at a marker,
+ * at the end of what has arrived, or at a fill byte (stepped aside on
+ * when the bits are needed). A stuffed zero after 0xFF is dropped. */
+static inline void refill(struct bits *b)
+{
+    if (b->end - b->p >= 8 && b->n >= 0) {
+        uint64_t v, x;
+
+        memcpy(&v, b->p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        x = ~v;
+        if (((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0) {
+            /* No 0xFF in the next 8 bytes, so nothing to unstuff: as many
+             * whole bytes as fit. The bits of the rest, below them, are
+             * the stream's own, and a later load puts the same there. */
+            int k = (63 - b->n) >> 3;
+
+            b->acc |= v >> b->n;
+            b->p += k;
+            b->n += 8 * k;
+            return;
+        }
+    }
+    while (b->n <= 56 && b->p < b->end) {
+        uint8_t c = b->p[0];
+
+        if (c == 0xFF) {
+            if (b->p + 1 >= b->end) {
+                return;
+            }
+            if (b->p[1] != 0x00) {
+                b->at_marker = 1;
+                return;
+            }
+            b->p += 2;
+        } else {
+            b->p++;
+        }
+        b->acc |= (uint64_t)c << (56 - b->n);
+        b->n += 8;
+    }
+}
+
+static inline void need(struct bits *b, int n)
+{
+    if (b->n < n) {
+        refill(b);
+    }
+}
+
+/* n in 1..16; the bits must have been asked for with need(). */
+static inline uint32_t take(struct bits *b, int n)
+{
+    uint32_t v = (uint32_t)(b->acc >> (64 - n));
+
+    b->acc <<= n;
+    b->n -= n;
+    return v;
+}
+
+/* The next symbol, or -1 for a code no table has. */
+static inline int decode(struct bits *b, const struct htab *t)
+{
+    uint32_t e, v;
+    int l;
+
+    need(b, 32);
+    e = t->fast[b->acc >> (64 - FAST_BITS)];
+    if (e != 0) {
+        (void)take(b, (int)(e >> 8));
+        return (int)(e & 0xFF);
+    }
+    v = (uint32_t)(b->acc >> 48);
+    for (l = FAST_BITS + 1; l <= 16; l++) {
+        int32_t code = (int32_t)(v >> (16 - l));
+
+        if (code <= t->maxcode[l]) {
+            (void)take(b, l);
+            return t->sym[(code + t->valoff[l]) & 0xFF];
+        }
+    }
+    return -1;
+}
+
+/* The next AC symbol, its size's value bits taken with its code in one
+ * shift; -1 for a code no table has. */
+static inline int decode_ac(struct bits *b, const struct htab *t)
+{
+    uint32_t e;
+    int rs;
+
+    need(b, 32);
+    e = t->fast[b->acc >> (64 - FAST_BITS)];
+    if (e != 0) {
+        int n = (int)(e >> 8) + (int)(e & 15); /* 25 bits at most */
+
+        b->acc <<= n;
+        b->n -= n;
+        return (int)(e & 0xFF);
+    }
+    rs = decode(b, t);
+    if (rs > 0 && (rs & 15) != 0) {
+        (void)take(b, rs & 15);
+    }
+    return rs;
+}
+
+/* Skips n correction bits, n up to 64. */
+static inline void skip_bits(struct bits *b, int n)
+{
+    if (n < b->n) {
+        b->acc <<= n;
+        b->n -= n;
+        return;
+    }
+    while (n > 0) {
+        int k = n > 16 ? 16 : n;
+
+        need(b, k);
+        (void)take(b, k);
+        n -= k;
+    }
+}
+
+static inline int dc_first(struct scan *sc, struct bits *b, int si)
+{
+    int s = decode(b, sc->dc[si]);
+    int32_t d = 0;
+
+    if (s < 0) {
+        return -1;
+    }
+    if (s > 0) {
+        uint32_t r = take(b, s);
+
+        d = r < (1u << (s - 1)) ? (int32_t)r - (int32_t)(1u << s) + 1 : (int32_t)r;
+    }
+    sc->last_dc[si] += d;
+    /* libjpeg errs on int overflow of the sum; stay well clear of it. */
+    if (sc->last_dc[si] > (1 << 24) || sc->last_dc[si] < -(1 << 24)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
+{
+    int k;
+
+    if (sc->eobrun > 0) {
+        sc->eobrun--;
+        return 0;
+    }
+    for (k = sc->Ss; k <= sc->Se; k++) {
+        int rs = decode_ac(b, sc->ac[0]);
+        int r = rs >> 4, s = rs & 15;
+
+        if (rs < 0) {
+            return -1;
+        }
+        if (s != 0) {
+            k += r;
+            /* Past the band libjpeg writes some other coefficient; past
+             * 16 bits its value wraps, maybe to zero. */
+            if (k > sc->Se || s + sc->Al > 15) {
+                return -1;
+            }
+            *nz |= 1ull << k;
+        } else if (r == 15) {
+            k += 15;
+        } else {
+            sc->eobrun = 1u << r;
+            if (r > 0) {
+                sc->eobrun += take(b, r);
+            }
+            sc->eobrun--;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Without the POPCNT instruction of the baseline x86-64 the builtin is a
+ * library call; this is a handful of operations. */
+static inline int popcount(uint64_t x)
+{
+#ifdef __POPCNT__
+    return __builtin_popcountll(x);
+#endif
+    x = x - (x >> 1 & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* A sequential block: the DC difference, then AC codes to the end of the
+ * block, as many at a time as the multi table holds. Where a run passes
+ * coefficient 63 libjpeg stops as here (its zigzag table is padded), and
+ * nothing later depends on the values. */
+static int seq_block(struct scan *sc, struct bits *b, int si)
+{
+    const struct htab *t = sc->ac[si];
+    int k;
+
+    if (dc_first(sc, b, si) != 0) {
+        return -1;
+    }
+    for (k = 1; k < 64;) {
+        uint32_t e;
+        int n;
+
+        need(b, 32);
+        e = t->multi[b->acc >> (64 - MULTI_BITS)];
+        if (e == 0) {
+            int rs = decode_ac(b, t), r = rs >> 4, s = rs & 15;
+
+            if (rs < 0) {
+                return -1;
+            }
+            if (s == 0 && r != 15) {
+                break;
+            }
+            k += s != 0 ? r + 1 : 16;
+            continue;
+        }
+        if (k + M_ADV(e) < 64) {
+            n = M_USED(e);
+            k += M_ADV(e);
+        } else {
+            /* The block may end before the entry's last code. */
+            n = M_USED1(e);
+            k += M_ADV1(e);
+            e = e & M_EOB1 ? M_EOB : 0;
+        }
+        b->acc <<= n;
+        b->n -= n;
+        if (e & M_EOB) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
+{
+    int k = sc->Ss;
+
+    if (sc->eobrun == 0) {
+        for (; k <= sc->Se; k++) {
+            int rs = decode_ac(b, sc->ac[0]); /* with a new coefficient's sign */
+            int r = rs >> 4, s = rs & 15, skipped = r, at;
+            uint64_t from_k = sc->band & (~0ull << k), zeros;
+
+            if (rs < 0 || s > 1) {
+                return -1; /* libjpeg warns on a new coefficient of size > 1 */
+            }
+            if (s == 0 && r != 15) {
+                sc->eobrun = 1u << r;
+                if (r > 0) {
+                    sc->eobrun += take(b, r);
+                }
+                break;
+            }
+            /* Past r zero coefficients to the next zero one (the new
+             * coefficient, or the last of a run of 16), with a correction
+             * bit for each non-zero one on the way. */
+            zeros = ~*nz & from_k;
+#ifdef __BMI2__
+            zeros = _pdep_u64(1ull << r, zeros); /* the (r + 1)th zero, or none */
+#else
+            if (r <= 3) {
+                /* Branch-free for the short runs most codes have. */
+                int i;
+
+                for (i = 0; i < 3; i++) {
+                    zeros ^= zeros & (0 - zeros) & (0 - (uint64_t)(i < r));
+                }
+            } else {
+                while (r-- > 0 && zeros != 0) {
+                    zeros &= zeros - 1;
+                }
+            }
+#endif
+            if (zeros == 0) {
+                skip_bits(b, popcount(*nz & from_k));
+                if (s != 0) {
+                    return -1; /* libjpeg would write outside the band */
+                }
+                break;
+            }
+            at = __builtin_ctzll(zeros);
+            skip_bits(b, at - k - skipped); /* the ones in between not skipped are non-zero */
+            if (s != 0) {
+                *nz |= 1ull << at;
+            }
+            k = at;
+        }
+    }
+    if (sc->eobrun > 0) {
+        if (k <= sc->Se) {
+            skip_bits(b, popcount(*nz & sc->band & (~0ull << k)));
+        }
+        sc->eobrun--;
+    }
+    return 0;
+}
+
+/* One MCU of the scan; -1 to step aside. */
+static int decode_mcu(struct sitx_jpeg_quick *q, struct bits *b)
+{
+    struct scan *sc = &q->scan;
+    int si, n;
+
+    if (q->progressive && sc->Ss == 0 && sc->Ah != 0) {
+        skip_bits(b, sc->mcu_blocks); /* DC refinement: a bit a block */
+    } else if (sc->Ss == 0) {
+        for (si = 0; si < sc->ncomp; si++) {
+            for (n = 0; n < sc->blocks[si]; n++) {
+                if ((q->progressive ? dc_first(sc, b, si) : seq_block(sc, b, si)) != 0) {
+                    return -1;
+                }
+            }
+        }
+    } else {
+        uint64_t *nz = &q->comp[sc->comp[0]].nz[sc->next];
+
+        if ((sc->Ah == 0 ? ac_first(sc, b, nz) : ac_refine(sc, b, nz)) != 0) {
+            return -1;
+        }
+    }
+    return b->n < 0 ? -1 : 0;
+}
+
+int SCAN_DATA(struct sitx_jpeg_quick *q, int *wait)
+{
+    struct scan *sc = &q->scan;
+    struct bits br = q->br; /* a local copy stays in registers */
+    struct bits *b = &br;
+
+    b->p = q->buf + q->pos;
+    b->end = q->buf + q->len;
+    while (sc->next < sc->mcus) {
+        uint32_t n = 1;
+
+        if (q->restart_interval != 0 && sc->to_go == 0) {
+            /* process_restart(): the interval's data ends with the byte
+             * its last bit is in (whole bytes left over are extraneous),
+             * then the expected RSTn; predictions and EOB run restart. */
+            if (b->n >= 8 || (b->end - b->p < 2 && q->eof)) {
+                return -1;
+            }
+            if (b->end - b->p < 2) {
+                *wait = 1;
+                break;
+            }
+            if (b->p[0] != 0xFF || b->p[1] != 0xD0 + sc->next_rst) {
+                return -1;
+            }
+            b->p += 2;
+            b->acc = 0;
+            b->n = 0;
+            b->at_marker = 0;
+            sc->next_rst = (sc->next_rst + 1) & 7;
+            sc->to_go = q->restart_interval;
+            sc->eobrun = 0;
+            memset(sc->last_dc, 0, sizeof(sc->last_dc));
+        }
+        if (!b->at_marker && !q->eof && (size_t)(b->end - b->p) < MCU_MARGIN) {
+            *wait = 1;
+            break;
+        }
+        if (sc->eobrun > 0 && q->progressive && sc->Ss != 0 && sc->Ah == 0) {
+            /* A first AC scan's blocks in an EOB run have no bits: the run
+             * is passed to the end of the row or restart interval. */
+            n = sc->mcus_per_row - sc->col;
+            n = n < sc->eobrun ? n : sc->eobrun;
+            n = q->restart_interval != 0 && sc->to_go < n ? sc->to_go : n;
+            sc->eobrun -= n;
+        } else if (decode_mcu(q, b) != 0) {
+            return -1;
+        }
+        sc->to_go -= n;
+        sc->next += n;
+        sc->col += n;
+        if (sc->col == sc->mcus_per_row) {
+            sc->col = 0;
+        }
+        if (sc->col == 0 && sitx_image_cancelled(q->ctl)) {
+            sitx_image_seterr(q->err, "JPEG: " SITX_IMAGE_CANCEL_MSG);
+            return SITX_E_CANCELLED;
+        }
+    }
+    q->pos = (size_t)(b->p - q->buf);
+    q->br = br;
+    if (sc->next == sc->mcus) {
+        q->phase = PH_END;
+    }
+    return 0;
+}
