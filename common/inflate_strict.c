@@ -1,84 +1,23 @@
 /* See inflate_strict.h. zlib's inflate was half of the receiver's CPU on a
  * batch of images; most of it is refilling the bit buffer a byte at a time
- * and copying matches a byte at a time. Here the bit buffer takes 8 bytes
- * at once while at least 8 remain in the piece, and a match at least 8
- * bytes back is copied 8 bytes at a time. Near the end of a piece every
- * step is checked bit for bit, so a piece can end anywhere: a code or a
- * header that does not fit waits in the bit buffer for the next piece.
+ * and copying matches a byte at a time. The fast loop (inflate_fast.c)
+ * takes 8 bytes into the bit buffer at once and copies matches 8 or 16
+ * bytes at a time while enough of the piece is left. Near the end of a
+ * piece every step is checked bit for bit, here, so a piece can end
+ * anywhere: a code or a header that does not fit waits in the bit buffer
+ * for the next piece.
  *
  * Decode tables: a code of up to ROOT bits is found in one lookup of the
  * next ROOT bits (read least significant bit first, so a code sits in the
  * table bit-reversed and repeated); a longer one through a subtable for
  * its first ROOT bits. */
-#include "inflate_strict.h"
+#include "inflate_strict_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "err.h"
-
-#define WSIZE      32768u        /* the deflate window */
-#define OUT_CHUNK  (128u * 1024) /* inflated between two moves of the window */
-#define FAST_LIMIT (WSIZE + OUT_CHUNK)
-#define OUT_CAP    (FAST_LIMIT + 258 + 32) /* a match past the limit, and 16-byte copies */
-
-#define LROOT 10
-#define DROOT 8
-#define CROOT 7
-/* Main table plus a subtable of 2^(15 - ROOT) for each code longer than ROOT. */
-#define LTAB ((1u << LROOT) + 288u * (1u << (15 - LROOT)))
-#define DTAB ((1u << DROOT) + 32u * (1u << (15 - DROOT)))
-
-/* A table entry: the bits it uses (its code's bits at this level, then a
- * length's or distance's extra bits, so that one shift takes both), its
- * code's bits, its kind, and a value: a literal, a length or distance
- * base, or a subtable's offset. A subtable pointer uses the ROOT bits it
- * is found by, and its code bits are the subtable's index bits. */
-enum { K_LIT, K_LEN, K_EOB, K_SUB, K_BAD, K_DIST };
-#define ENTRY(used, len, kind, val)                                                                \
-    ((uint32_t)(used) | (uint32_t)(len) << 8 | (uint32_t)(kind) << 12 | (uint32_t)(val) << 16)
-#define E_USED(e)  ((e)&0xFFu)
-#define E_LEN(e)   (((e) >> 8) & 15u)
-#define E_KIND(e)  (((e) >> 12) & 15u)
-#define E_EXTRA(e) (E_USED(e) - E_LEN(e))
-#define E_VAL(e)   ((e) >> 16)
-#define MASK(n)    ((1ull << (n)) - 1)
-
-/* What a piece of work left the decoder waiting for. */
-enum phase {
-    P_BLOCK,      /* a block header's three bits */
-    P_STORED_LEN, /* a stored block's LEN and NLEN */
-    P_STORED,     /* a stored block's bytes */
-    P_COUNTS,     /* a dynamic block's HLIT, HDIST, HCLEN */
-    P_CLENS,      /* the code length code's lengths */
-    P_LENS,       /* the literal/length and distance code lengths */
-    P_CODED,      /* Huffman-coded data */
-    P_END,        /* the final block has ended */
-    P_FAIL,       /* stepped aside */
-};
-
-/* Step results. R_NEED only once the piece is used up: what is left is
- * less than the step needs, and waits in the bit buffer. */
-enum { R_NEED = 0, R_DONE = 1, R_FAIL = -1 };
-
-struct sitx_inflate {
-    sitx_inflate_sink sink;
-    void *ctx;
-    uint64_t bits;  /* the next bits of the stream, least significant first */
-    unsigned nbits; /* how many; those above are zero outside the fast loop */
-    enum phase ph;
-    int final;
-    unsigned nlen, ndist, nclen, idx;
-    uint32_t stored_left;
-    size_t out;     /* write position in win */
-    size_t flushed; /* win[0..flushed) has reached the sink */
-    uint8_t lens[286 + 30];
-    uint8_t clens[19];
-    uint32_t ctab[1u << CROOT];
-    uint32_t ltab[LTAB];
-    uint32_t dtab[DTAB];
-    uint8_t win[OUT_CAP];
-};
 
 static const uint16_t len_base[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
                                       15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
@@ -223,6 +162,12 @@ int sitx_inflate_new(struct sitx_inflate **out, sitx_inflate_sink sink, void *ct
     }
     d->sink = sink;
     d->ctx = ctx;
+    d->coded_fast = sitx_inflate_coded_fast;
+#ifdef SITX_CPU_VARIANTS
+    if (sitx_cpu_bmi2()) {
+        d->coded_fast = sitx_inflate_coded_fast_bmi2;
+    }
+#endif
     d->ph = P_BLOCK;
     *out = d;
     return 0;
@@ -249,8 +194,7 @@ static int flush(struct sitx_inflate *d)
     return rc;
 }
 
-/* Hands the output to the sink and keeps the last window of it. */
-static int make_room(struct sitx_inflate *d)
+int sitx_inflate_make_room(struct sitx_inflate *d)
 {
     if (flush(d) != 0) {
         return -1;
@@ -332,7 +276,7 @@ static int stored(struct sitx_inflate *d, const uint8_t **in, const uint8_t *end
     while (d->stored_left > 0) {
         size_t n;
 
-        if (d->out > FAST_LIMIT && make_room(d) != 0) {
+        if (d->out > FAST_LIMIT && sitx_inflate_make_room(d) != 0) {
             return R_FAIL;
         }
         if (d->nbits >= 8) {
@@ -510,168 +454,20 @@ static int coded_slow(struct sitx_inflate *d)
     return R_DONE;
 }
 
-static uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-/* 8 bytes into the bit buffer, of which the whole ones that fit count:
- * 56 bits or more are then held. The bits above those counted are the
- * stream's own, and the next load puts the same there. */
-static inline void refill_fast(uint64_t *b, unsigned *nb, const uint8_t **in)
-{
-    *b |= load64(*in) << *nb;
-    *in += (63 - *nb) >> 3;
-    *nb |= 56;
-}
-
-/* P_CODED while at least FAST_IN bytes are left. The bit buffer takes 8
- * bytes at a time and then holds 56 bits or more; a literal pair, or a
- * length with its extra bits (20 bits at most), fits in that. A match
- * refills again before its distance (28 bits at most). The next entry is
- * looked up before the current output is written, so that the lookup's
- * latency overlaps the copy; it needs LROOT bits at hand, which each path
- * leaves. */
-#define FAST_IN 16 /* two refills of up to 8 bytes, each moving up to 7 */
-static int coded_fast(struct sitx_inflate *d, const uint8_t **inp, const uint8_t *start,
-                      const uint8_t *end)
-{
-    const uint8_t *in = *inp;
-    uint64_t b = d->bits, saved;
-    unsigned nb = d->nbits, k;
-    uint8_t *w = d->win;
-    size_t out = d->out;
-    uint32_t e;
-    int r = R_NEED;
-
-    if (end - in < FAST_IN) {
-        return R_NEED;
-    }
-    refill_fast(&b, &nb, &in);
-    e = d->ltab[b & MASK(LROOT)];
-    while (end - in >= FAST_IN) {
-        uint32_t de;
-        size_t len, dist;
-        uint8_t *o;
-        const uint8_t *s;
-
-        if (out > FAST_LIMIT) {
-            d->out = out;
-            if (make_room(d) != 0) {
-                r = R_FAIL;
-                break;
-            }
-            out = d->out;
-        }
-        refill_fast(&b, &nb, &in);
-        if (E_KIND(e) == K_SUB) {
-            b >>= LROOT;
-            nb -= LROOT;
-            e = d->ltab[E_VAL(e) + (b & MASK(E_LEN(e)))];
-        }
-        saved = b;
-        b >>= E_USED(e);
-        nb -= E_USED(e);
-        if (E_KIND(e) == K_LIT) {
-            /* 41 bits or more are left (56 less a 15-bit code): room for
-             * another literal of the main table, and the next lookup. */
-            w[out++] = (uint8_t)E_VAL(e);
-            e = d->ltab[b & MASK(LROOT)];
-            if (E_KIND(e) == K_LIT) {
-                b >>= E_USED(e);
-                nb -= E_USED(e);
-                w[out++] = (uint8_t)E_VAL(e);
-                e = d->ltab[b & MASK(LROOT)];
-            }
-            continue;
-        }
-        if (E_KIND(e) != K_LEN) {
-            r = E_KIND(e) == K_EOB ? R_DONE : R_FAIL;
-            break;
-        }
-        len = E_VAL(e) + ((saved >> E_LEN(e)) & MASK(E_EXTRA(e)));
-        refill_fast(&b, &nb, &in);
-        de = d->dtab[b & MASK(DROOT)];
-        if (E_KIND(de) == K_SUB) {
-            b >>= DROOT;
-            nb -= DROOT;
-            de = d->dtab[E_VAL(de) + (b & MASK(E_LEN(de)))];
-        }
-        saved = b;
-        b >>= E_USED(de);
-        nb -= E_USED(de);
-        if (E_KIND(de) != K_DIST) {
-            r = R_FAIL;
-            break;
-        }
-        dist = E_VAL(de) + ((saved >> E_LEN(de)) & MASK(E_EXTRA(de)));
-        if (dist > out) {
-            r = R_FAIL;
-            break;
-        }
-        e = d->ltab[b & MASK(LROOT)]; /* 28 bits or more are left */
-        o = w + out;
-        s = o - dist;
-        out += len;
-        if (dist >= 16) {
-            /* Each 16 bytes read were written before: up to 15 bytes past
-             * the match are written too, inside the slack, and later
-             * overwritten. */
-            do {
-                memcpy(o, s, 16);
-                o += 16;
-                s += 16;
-            } while (o < w + out);
-        } else if (dist >= 8) {
-            do {
-                memcpy(o, s, 8);
-                o += 8;
-                s += 8;
-            } while (o < w + out);
-        } else if (dist == 1) {
-            memset(o, s[0], len);
-        } else {
-            while (o < w + out) {
-                *o++ = *s++;
-            }
-        }
-    }
-    /* Give back whole bytes read ahead of the bits in use (those of this
-     * piece only), so the slow steps see exact input. */
-    k = nb >> 3;
-    if ((size_t)(in - start) < k) {
-        k = (unsigned)(in - start);
-    }
-    in -= k;
-    nb -= 8 * k;
-    b &= MASK(nb);
-    d->bits = b;
-    d->nbits = nb;
-    d->out = out;
-    *inp = in;
-    if (r == R_DONE) {
-        block_end(d);
-    }
-    return r;
-}
-
 /* P_CODED */
 static int coded(struct sitx_inflate *d, const uint8_t **in, const uint8_t *start,
                  const uint8_t *end)
 {
-    int r = coded_fast(d, in, start, end);
+    int r = d->coded_fast(d, in, start, end);
 
+    if (r == R_DONE) {
+        block_end(d);
+    }
     if (r != R_NEED) {
         return r;
     }
     while (d->ph == P_CODED) {
-        if (d->out > FAST_LIMIT && make_room(d) != 0) {
+        if (d->out > FAST_LIMIT && sitx_inflate_make_room(d) != 0) {
             return R_FAIL;
         }
         refill_slow(d, in, end);

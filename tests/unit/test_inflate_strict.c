@@ -10,7 +10,9 @@
  *    lengths that disagree, the fixed code's lengths 286/287 and distances
  *    30/31, a distance before the output, too many codes, over-subscribed
  *    and incomplete code sets, a repeat with nothing to repeat or past the
- *    end, no end-of-block code; and the incomplete sets zlib takes. */
+ *    end, no end-of-block code; and the incomplete sets zlib takes.
+ * The fast loop is built twice (common/cpu.h): all of it runs through the
+ * build this CPU picks and again through the baseline build. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "cpu.h"
 #include "inflate_strict.h"
 #include "testutil.h"
 
@@ -219,15 +222,16 @@ static void mutated(const uint8_t *s, size_t n, const char *what, unsigned round
     free(c);
 }
 
-static void test_zlib_streams(void **state)
+/* Streams of seeds data sets (fewer under valgrind). */
+static void zlib_streams(unsigned seeds)
 {
     static const int strategies[] = {Z_DEFAULT_STRATEGY, Z_FIXED, Z_HUFFMAN_ONLY, Z_RLE,
                                      Z_FILTERED};
     int light = tu_scaled_ms(1) > 1; /* under valgrind */
     unsigned seed, s;
 
-    (void)state;
-    for (seed = 0; seed < (light ? 10u : 32u); seed++) {
+    n_cases = n_both = 0;
+    for (seed = 0; seed < (light ? seeds / 3 : seeds); seed++) {
         size_t n = 1 + (size_t)seed * seed * seed * 60; /* up to 1.8 MB */
         uint8_t *data = make_data(seed, n);
 
@@ -258,7 +262,8 @@ static void test_zlib_streams(void **state)
         }
         (void)agree(r, n, "random bytes");
     }
-    print_message("%u cases, %u inflated by both\n", n_cases, n_both);
+    print_message("%s build: %u cases, %u inflated by both\n",
+                  sitx_cpu_bmi2() ? "BMI2" : "baseline", n_cases, n_both);
     assert_true(n_both >= (light ? 300u : 3000u));
     assert_int_equal(n_ours_refused, 0);
 }
@@ -377,6 +382,21 @@ static void both_refuse(const struct bits *b, const char *what)
 }
 
 /* Both inflate it to want. */
+static void test_zlib_streams(void **state)
+{
+    (void)state;
+    zlib_streams(32);
+}
+
+/* The fast loop's baseline build too, on a BMI2 machine (cpu.h). */
+static void test_zlib_streams_baseline(void **state)
+{
+    (void)state;
+    sitx_cpu_force_baseline(1);
+    zlib_streams(24);
+    sitx_cpu_force_baseline(0);
+}
+
 static void both_inflate(const struct bits *b, const char *want, const char *what)
 {
     unsigned i;
@@ -390,12 +410,11 @@ static void both_inflate(const struct bits *b, const char *want, const char *wha
     }
 }
 
-static void test_refusals_as_zlib(void **state)
+static void refusals_as_zlib(void)
 {
     struct bits b;
     struct dyn d;
 
-    (void)state;
     memset(&b, 0, sizeof(b));
     put(&b, 1, 1);
     put(&b, 3, 2);
@@ -558,11 +577,27 @@ static int teardown(void **state)
     return 0;
 }
 
+static void test_refusals_as_zlib(void **state)
+{
+    (void)state;
+    refusals_as_zlib();
+}
+
+static void test_refusals_baseline(void **state)
+{
+    (void)state;
+    sitx_cpu_force_baseline(1);
+    refusals_as_zlib();
+    sitx_cpu_force_baseline(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals_as_zlib),
+        cmocka_unit_test(test_refusals_baseline),
         cmocka_unit_test(test_zlib_streams),
+        cmocka_unit_test(test_zlib_streams_baseline),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
