@@ -220,6 +220,7 @@ static int start_scan(struct sitx_jpeg_quick *q)
 static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
 {
     struct htab *h;
+    uint32_t x;
 
     if (t < 0 || t > 3) {
         return NULL;
@@ -229,8 +230,15 @@ static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
         return NULL;
     }
     if (!is_dc && !q->progressive) {
-        h->multi = q->ac_multi[t];
+        h->multi = q->ac_ext[t];
         multi_build(h);
+    } else if (!is_dc) {
+        h->refine = q->ac_ext[t];
+        for (x = 0; x < (1u << FAST_BITS); x++) {
+            uint32_t e = h->fast[x];
+
+            h->refine[x] = e != 0 ? refine_entry((int)(e >> 8), (int)(e & 0xFF)) : 0;
+        }
     }
     return h;
 }

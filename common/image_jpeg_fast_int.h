@@ -30,7 +30,32 @@ struct htab {
      * coefficients; 0: the first code is longer (or none). Filled for
      * sequential scans only. */
     uint32_t *multi;
+    /* AC tables of a progressive file: per FAST_BITS bits, the code's
+     * refine_entry(); 0: longer (or none). */
+    uint32_t *refine;
 };
+
+/* What a refinement scan needs of a code: 1 << r (for PDEP: the (r + 1)th
+ * zero-history coefficient is the target), the bits of the code and its
+ * sign, r, whether it makes a coefficient non-zero, ends the block (an
+ * EOB run), or has a size libjpeg warns on. */
+#define R_SRC(e)  ((e)&0xFFFFu)
+#define R_USED(e) ((int)((e) >> 16 & 31))
+#define R_RUN(e)  ((int)((e) >> 21 & 15))
+#define R_NEW     (1u << 25)
+#define R_EOB     (1u << 26)
+#define R_BAD     (1u << 27)
+
+static inline uint32_t refine_entry(int len, int rs)
+{
+    int r = rs >> 4, s = rs & 15;
+
+    if (s > 1) {
+        return R_BAD;
+    }
+    return 1u << r | (uint32_t)(len + s) << 16 | (uint32_t)r << 21 | (s != 0 ? R_NEW : 0) |
+           (s == 0 && r != 15 ? R_EOB : 0);
+}
 
 /* A multi entry: bits used and coefficients passed by all its codes, and
  * whether the last ends the block; then the same for the first code
@@ -105,7 +130,7 @@ struct sitx_jpeg_quick {
     struct comp comp[3];
     struct raw_table dc_raw[4], ac_raw[4];
     struct htab dc_tab[4], ac_tab[4];
-    uint32_t ac_multi[4][1 << MULTI_BITS];
+    uint32_t ac_ext[4][1 << MULTI_BITS]; /* each AC table's multi or refine */
     int quant_defined[4];
     unsigned restart_interval;
     struct scan scan;

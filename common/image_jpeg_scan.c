@@ -14,6 +14,10 @@
 #include "err.h"
 #include "image_jpeg_fast_int.h"
 
+/* Correction bits skipped at once for blocks of a refinement scan's EOB
+ * run: with a block's 63 more and stuffed zeros, still within MCU_MARGIN. */
+#define EOB_SKIP_BITS 3072
+
 #ifndef SCAN_DATA
 #define SCAN_DATA sitx_jpeg_scan_data
 #endif
@@ -128,7 +132,8 @@ static inline int decode_ac(struct bits *b, const struct htab *t)
     return rs;
 }
 
-/* Skips n correction bits, n up to 64. */
+/* Skips n bits (correction bits, and maybe a code before them), n up to
+ * 80: at once when they are held. */
 static inline void skip_bits(struct bits *b, int n)
 {
     if (n < b->n) {
@@ -264,67 +269,108 @@ static int seq_block(struct scan *sc, struct bits *b, int si)
     return 0;
 }
 
+/* The (r + 1)th set bit of zeros (a coefficient with no history yet), or
+ * 0 when there are fewer; e is the code's refine entry. */
+static inline uint64_t nth_zero(uint64_t zeros, uint32_t e)
+{
+#ifdef __BMI2__
+    return _pdep_u64(R_SRC(e), zeros);
+#else
+    int r = R_RUN(e);
+
+    if (r <= 3) {
+        /* Branch-free for the short runs most codes have. */
+        int i;
+
+        for (i = 0; i < 3; i++) {
+            zeros ^= zeros & (0 - zeros) & (0 - (uint64_t)(i < r));
+        }
+    } else {
+        while (r-- > 0 && zeros != 0) {
+            zeros &= zeros - 1;
+        }
+    }
+    return zeros & (0 - zeros);
+#endif
+}
+
+/* Skips n bits, any number: past the data, b->n goes below 0. */
+static void skip_many(struct bits *b, uint32_t n)
+{
+    while (n > 56) {
+        need(b, 56);
+        if (b->n < 56) {
+            b->n = -1;
+            return;
+        }
+        b->acc <<= 56;
+        b->n -= 56;
+        n -= 56;
+    }
+    skip_bits(b, (int)n);
+}
+
+/* A block of an AC refinement scan. left holds the band's positions from
+ * k on, so the block is done when it is empty. A code, its new
+ * coefficient's sign and the correction bits up to that coefficient go
+ * in one shift, which the refine entry makes short: its PDEP source and
+ * bit count come straight from the lookup. */
 static int ac_refine(struct scan *sc, struct bits *b, uint64_t *nz)
 {
+    const struct htab *t = sc->ac[0];
+    uint64_t have = *nz, left = sc->band & (~0ull << sc->Ss);
     int k = sc->Ss;
 
-    if (sc->eobrun == 0) {
-        for (; k <= sc->Se; k++) {
-            int rs = decode_ac(b, sc->ac[0]); /* with a new coefficient's sign */
-            int r = rs >> 4, s = rs & 15, skipped = r, at;
-            uint64_t from_k = sc->band & (~0ull << k), zeros;
+    while (sc->eobrun == 0 && left != 0) {
+        uint32_t e;
+        uint64_t at_bit;
+        int at;
 
-            if (rs < 0 || s > 1) {
+        need(b, 32);
+        e = t->refine[b->acc >> (64 - FAST_BITS)];
+        if (e == 0) {
+            int rs = decode(b, t);
+
+            if (rs < 0) {
+                return -1;
+            }
+            e = refine_entry(0, rs); /* the code is taken */
+        }
+        if (e & (R_BAD | R_EOB)) {
+            if (e & R_BAD) {
                 return -1; /* libjpeg warns on a new coefficient of size > 1 */
             }
-            if (s == 0 && r != 15) {
-                sc->eobrun = 1u << r;
-                if (r > 0) {
-                    sc->eobrun += take(b, r);
-                }
-                break;
+            skip_bits(b, R_USED(e));
+            sc->eobrun = 1u << R_RUN(e);
+            if (R_RUN(e) > 0) {
+                sc->eobrun += take(b, R_RUN(e));
             }
-            /* Past r zero coefficients to the next zero one (the new
-             * coefficient, or the last of a run of 16), with a correction
-             * bit for each non-zero one on the way. */
-            zeros = ~*nz & from_k;
-#ifdef __BMI2__
-            zeros = _pdep_u64(1ull << r, zeros); /* the (r + 1)th zero, or none */
-#else
-            if (r <= 3) {
-                /* Branch-free for the short runs most codes have. */
-                int i;
-
-                for (i = 0; i < 3; i++) {
-                    zeros ^= zeros & (0 - zeros) & (0 - (uint64_t)(i < r));
-                }
-            } else {
-                while (r-- > 0 && zeros != 0) {
-                    zeros &= zeros - 1;
-                }
-            }
-#endif
-            if (zeros == 0) {
-                skip_bits(b, popcount(*nz & from_k));
-                if (s != 0) {
-                    return -1; /* libjpeg would write outside the band */
-                }
-                break;
-            }
-            at = __builtin_ctzll(zeros);
-            skip_bits(b, at - k - skipped); /* the ones in between not skipped are non-zero */
-            if (s != 0) {
-                *nz |= 1ull << at;
-            }
-            k = at;
+            break;
         }
+        /* Past r zero coefficients to the next zero one (the new
+         * coefficient, or the last of a run of 16), with a correction bit
+         * for each non-zero one on the way. */
+        at_bit = nth_zero(~have & left, e);
+        if (at_bit == 0) {
+            if (e & R_NEW) {
+                return -1; /* libjpeg would write outside the band */
+            }
+            skip_bits(b, R_USED(e) + popcount(have & left));
+            left = 0;
+            break;
+        }
+        at = __builtin_ctzll(at_bit);
+        /* those passed but not skipped are non-zero */
+        skip_bits(b, R_USED(e) - R_RUN(e) - k + at);
+        have |= at_bit & (0 - (uint64_t)(e >> 25 & 1));
+        k = at + 1;
+        left &= 0 - (at_bit << 1); /* positions after at; none past 63 */
     }
     if (sc->eobrun > 0) {
-        if (k <= sc->Se) {
-            skip_bits(b, popcount(*nz & sc->band & (~0ull << k)));
-        }
+        skip_bits(b, popcount(have & left));
         sc->eobrun--;
     }
+    *nz = have;
     return 0;
 }
 
@@ -398,6 +444,23 @@ int SCAN_DATA(struct sitx_jpeg_quick *q, int *wait)
             n = sc->mcus_per_row - sc->col;
             n = n < sc->eobrun ? n : sc->eobrun;
             n = q->restart_interval != 0 && sc->to_go < n ? sc->to_go : n;
+            sc->eobrun -= n;
+        } else if (sc->eobrun > 0 && sc->Ah != 0 && sc->Ss != 0) {
+            /* A refinement scan's blocks in an EOB run have a correction
+             * bit for each non-zero coefficient of the band: a run's worth
+             * of them is skipped at once, as far as the margin goes. */
+            const uint64_t *nz = &q->comp[sc->comp[0]].nz[sc->next];
+            uint32_t most = sc->mcus_per_row - sc->col, bits = 0;
+
+            most = most < sc->eobrun ? most : sc->eobrun;
+            most = q->restart_interval != 0 && sc->to_go < most ? sc->to_go : most;
+            for (n = 0; n < most && bits <= EOB_SKIP_BITS; n++) {
+                bits += (uint32_t)popcount(nz[n] & sc->band);
+            }
+            skip_many(b, bits);
+            if (b->n < 0) {
+                return -1;
+            }
             sc->eobrun -= n;
         } else if (decode_mcu(q, b) != 0) {
             return -1;
