@@ -93,13 +93,13 @@ static int htab_build(struct htab *t, const struct raw_table *r, int is_dc)
 }
 
 /* The symbol whose code starts at bit `at` (from the top) of the
- * MULTI_BITS bits x and ends within them, with its length; -1 for none. */
-static int multi_code(const struct htab *t, uint32_t x, int at, int *len)
+ * `width` bits x and ends within them, with its length; -1 for none. */
+static int multi_code(const struct htab *t, uint32_t x, int width, int at, int *len)
 {
     int l;
 
-    for (l = 1; l <= MULTI_BITS - at; l++) {
-        int32_t code = (int32_t)(x >> (MULTI_BITS - at - l) & ((1u << l) - 1));
+    for (l = 1; l <= width - at; l++) {
+        int32_t code = (int32_t)(x >> (width - at - l) & ((1u << l) - 1));
 
         if (code <= t->maxcode[l]) {
             *len = l;
@@ -122,7 +122,7 @@ static void multi_build(struct htab *t)
         int at = 0, adv = 0;
 
         for (;;) {
-            int len, rs = multi_code(t, x, at, &len), r = rs >> 4, s = rs & 15;
+            int len, rs = multi_code(t, x, MULTI_BITS, at, &len), r = rs >> 4, s = rs & 15;
             int eob = s == 0 && r != 15, a = eob ? 0 : s != 0 ? r + 1 : 16;
 
             if (rs < 0 || (at > 0 && (at + len + s > MULTI_BITS || adv + a > 63))) {
@@ -217,7 +217,48 @@ static int start_scan(struct sitx_jpeg_quick *q)
 
 /* Table t (0-3) of the kind, built as jpeg_make_d_derived_tbl() would;
  * NULL when it is missing or bad. */
-static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
+/* Fills t->first, after htab_build(), for ac_first(): the codes of each
+ * window as libjpeg's first AC scan decoder reads them (ZRL passes 16
+ * coefficients, a code with a size r + 1, the last one), as far as
+ * EOB0, short of an EOB run of more blocks, and within 32 coefficients. */
+static void first_build(struct htab *t)
+{
+    uint32_t x;
+
+    for (x = 0; x < (1u << FIRST_BITS); x++) {
+        uint64_t e = 0, nz = 0;
+        int at = 0, adv = 0, size = 0;
+
+        for (;;) {
+            int len, rs = multi_code(t, x, FIRST_BITS, at, &len), r = rs >> 4, s = rs & 15;
+            int eob = s == 0 && r != 15, a = eob ? 0 : s != 0 ? r + 1 : 16;
+
+            if (rs < 0 || (eob && r != 0) || (at > 0 && at + len + s > FIRST_BITS) ||
+                adv + a > 32) {
+                break;
+            }
+            if (s != 0) {
+                nz |= 1ull << (adv + r);
+            }
+            at += len + s;
+            adv += a;
+            size = s > size ? s : size;
+            e = nz << 32 | (uint64_t)size << 12 | (eob ? F_EOB : 0) | (uint64_t)adv << 5 |
+                (uint64_t)at;
+            if (eob || at >= FIRST_BITS) {
+                break;
+            }
+        }
+        t->first[x] = e;
+    }
+}
+
+enum ac_use { AC_SEQUENTIAL, AC_FIRST, AC_REFINE };
+
+/* Table t (0-3) of the kind, built as jpeg_make_d_derived_tbl() would,
+ * with an AC table's extra table for its use; NULL when it is missing or
+ * bad. */
+static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t, enum ac_use use)
 {
     struct htab *h;
     uint32_t x;
@@ -229,16 +270,28 @@ static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t)
     if (htab_build(h, is_dc ? &q->dc_raw[t] : &q->ac_raw[t], is_dc) != 0) {
         return NULL;
     }
-    if (!is_dc && !q->progressive) {
-        h->multi = q->ac_ext[t];
+    if (is_dc) {
+        return h;
+    }
+    h->multi = h->refine = NULL;
+    h->first = NULL;
+    switch (use) {
+    case AC_SEQUENTIAL:
+        h->multi = q->ac_ext[t].multi;
         multi_build(h);
-    } else if (!is_dc) {
-        h->refine = q->ac_ext[t];
+        break;
+    case AC_FIRST:
+        h->first = q->ac_ext[t].first;
+        first_build(h);
+        break;
+    case AC_REFINE:
+        h->refine = q->ac_ext[t].refine;
         for (x = 0; x < (1u << FAST_BITS); x++) {
             uint32_t e = h->fast[x];
 
             h->refine[x] = e != 0 ? refine_entry((int)(e >> 8), (int)(e & 0xFF)) : 0;
         }
+        break;
     }
     return h;
 }
@@ -252,8 +305,12 @@ static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int 
     int si, dc = sc->Ss == 0 && sc->Ah == 0, ac = sc->Ss != 0 || !q->progressive;
 
     for (si = 0; si < sc->ncomp; si++) {
-        sc->dc[si] = dc ? table(q, 1, dc_no[si]) : NULL;
-        sc->ac[si] = ac ? table(q, 0, ac_no[si]) : NULL;
+        sc->dc[si] = dc ? table(q, 1, dc_no[si], AC_SEQUENTIAL) : NULL; /* use: AC only */
+        sc->ac[si] = ac ? table(q, 0, ac_no[si],
+                                !q->progressive ? AC_SEQUENTIAL
+                                : sc->Ah == 0   ? AC_FIRST
+                                                : AC_REFINE)
+                        : NULL;
         if ((dc && sc->dc[si] == NULL) || (ac && sc->ac[si] == NULL)) {
             return -1;
         }

@@ -14,6 +14,9 @@
  * table indexed by this many next bits (8 KB a table, so that a file's
  * two stay in the first-level cache beside everything else). */
 #define MULTI_BITS 11
+/* The same for a progressive file's first AC scans, whose entries are
+ * twice the size. */
+#define FIRST_BITS 10
 /* Bytes an MCU can take at most: 10 blocks of DC (31 bits each), or one
  * block of AC (63 codes of at most 31 bits, or 63 of 17 and as many
  * correction bits), doubled for stuffed zeros, plus the bytes the bit
@@ -30,10 +33,24 @@ struct htab {
      * coefficients; 0: the first code is longer (or none). Filled for
      * sequential scans only. */
     uint32_t *multi;
-    /* AC tables of a progressive file: per FAST_BITS bits, the code's
+    /* AC tables of a refinement scan: per FAST_BITS bits, the code's
      * refine_entry(); 0: longer (or none). */
     uint32_t *refine;
+    /* AC tables of a progressive file's first AC scan: per FIRST_BITS
+     * bits, the codes they hold with their value bits, up to an EOB of
+     * one block (EOB0) and at most 32 coefficients; 0: the first code is
+     * longer, none, or an EOB run of more blocks. */
+    uint64_t *first;
 };
+
+/* A first entry: bits used, coefficients passed, whether its last code is
+ * EOB0, the largest size among its codes, and which of the coefficients
+ * passed (bit 0: the first) it makes non-zero. */
+#define F_USED(e) ((int)((e)&31))
+#define F_ADV(e)  ((int)((e) >> 5 & 63))
+#define F_EOB     (1u << 11)
+#define F_SIZE(e) ((int)((e) >> 12 & 15))
+#define F_NZ(e)   ((e) >> 32)
 
 /* What a refinement scan needs of a code: 1 << r (for PDEP: the (r + 1)th
  * zero-history coefficient is the target), the bits of the code and its
@@ -130,7 +147,11 @@ struct sitx_jpeg_quick {
     struct comp comp[3];
     struct raw_table dc_raw[4], ac_raw[4];
     struct htab dc_tab[4], ac_tab[4];
-    uint32_t ac_ext[4][1 << MULTI_BITS]; /* each AC table's multi or refine */
+    union {
+        uint32_t multi[1 << MULTI_BITS];
+        uint32_t refine[1 << FAST_BITS];
+        uint64_t first[1 << FIRST_BITS];
+    } ac_ext[4]; /* each AC table's, for the scan at hand */
     int quant_defined[4];
     unsigned restart_interval;
     struct scan scan;

@@ -150,20 +150,33 @@ static inline void skip_bits(struct bits *b, int n)
     }
 }
 
+/* A DC difference: its code and value bits in one shift, and the value
+ * extended without a branch (a zero difference is common, and a branch on
+ * it mispredicts). */
 static inline int dc_first(struct scan *sc, struct bits *b, int si)
 {
-    int s = decode(b, sc->dc[si]);
-    int32_t d = 0;
+    const struct htab *t = sc->dc[si];
+    uint32_t e, v;
+    int s;
 
-    if (s < 0) {
-        return -1;
-    }
-    if (s > 0) {
-        uint32_t r = take(b, s);
+    need(b, 32);
+    e = t->fast[b->acc >> (64 - FAST_BITS)];
+    if (e != 0) {
+        int n = (int)(e >> 8) + (int)(e & 15); /* DC symbols are sizes up to 15 */
 
-        d = r < (1u << (s - 1)) ? (int32_t)r - (int32_t)(1u << s) + 1 : (int32_t)r;
+        s = (int)(e & 15);
+        v = (uint32_t)(b->acc >> (64 - n)) & ((1u << s) - 1);
+        b->acc <<= n;
+        b->n -= n;
+    } else {
+        s = decode(b, t);
+        if (s < 0) {
+            return -1;
+        }
+        v = s > 0 ? take(b, s) : 0;
     }
-    sc->last_dc[si] += d;
+    /* Below 2^(s - 1) a value is negative: v - (2^s - 1). */
+    sc->last_dc[si] += (int32_t)v - (int32_t)(v < (1u << s >> 1) ? (1u << s) - 1 : 0);
     /* libjpeg errs on int overflow of the sum; stay well clear of it. */
     if (sc->last_dc[si] > (1 << 24) || sc->last_dc[si] < -(1 << 24)) {
         return -1;
@@ -180,9 +193,26 @@ static int ac_first(struct scan *sc, struct bits *b, uint64_t *nz)
         return 0;
     }
     for (k = sc->Ss; k <= sc->Se; k++) {
-        int rs = decode_ac(b, sc->ac[0]);
-        int r = rs >> 4, s = rs & 15;
+        uint64_t e;
+        int rs, r, s;
 
+        need(b, 32);
+        e = sc->ac[0]->first[b->acc >> (64 - FIRST_BITS)];
+        /* Several codes, all inside the band: an EOB0 too, which is read
+         * only at a coefficient of the band. */
+        if (e != 0 && k + F_ADV(e) + (int)(e >> 11 & 1) <= sc->Se + 1 && F_SIZE(e) + sc->Al <= 15) {
+            b->acc <<= F_USED(e);
+            b->n -= F_USED(e);
+            *nz |= F_NZ(e) << k;
+            k += F_ADV(e) - 1;
+            if (e & F_EOB) {
+                break;
+            }
+            continue;
+        }
+        rs = decode_ac(b, sc->ac[0]);
+        r = rs >> 4;
+        s = rs & 15;
         if (rs < 0) {
             return -1;
         }
