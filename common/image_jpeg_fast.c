@@ -142,6 +142,42 @@ static void multi_build(struct htab *t)
     }
 }
 
+/* Fills t->first, after htab_build(), for ac_first(): the codes of each
+ * window as libjpeg's first AC scan decoder reads them (ZRL passes 16
+ * coefficients, a code with a size r + 1, the last one), as far as
+ * EOB0, short of an EOB run of more blocks, and within 32 coefficients. */
+static void first_build(struct htab *t)
+{
+    uint32_t x;
+
+    for (x = 0; x < (1u << FIRST_BITS); x++) {
+        uint64_t e = 0, nz = 0;
+        int at = 0, adv = 0, size = 0;
+
+        for (;;) {
+            int len, rs = multi_code(t, x, FIRST_BITS, at, &len), r = rs >> 4, s = rs & 15;
+            int eob = s == 0 && r != 15, a = eob ? 0 : s != 0 ? r + 1 : 16;
+
+            if (rs < 0 || (eob && r != 0) || (at > 0 && at + len + s > FIRST_BITS) ||
+                adv + a > 32) {
+                break;
+            }
+            if (s != 0) {
+                nz |= 1ull << (adv + r);
+            }
+            at += len + s;
+            adv += a;
+            size = s > size ? s : size;
+            e = nz << 32 | (uint64_t)size << 12 | (eob ? F_EOB : 0) | (uint64_t)adv << 5 |
+                (uint64_t)at;
+            if (eob || at >= FIRST_BITS) {
+                break;
+            }
+        }
+        t->first[x] = e;
+    }
+}
+
 static uint32_t div_up(uint32_t a, uint32_t b)
 {
     return (uint32_t)(((uint64_t)a + b - 1) / b);
@@ -215,51 +251,15 @@ static int start_scan(struct sitx_jpeg_quick *q)
     return 0;
 }
 
-/* Table t (0-3) of the kind, built as jpeg_make_d_derived_tbl() would;
+/* What a scan uses a table for: an AC table gets the extra table its
+ * decoder reads. */
+enum table_use { T_DC, T_SEQUENTIAL, T_FIRST, T_REFINE };
+
+/* Table t (0-3) for this use, built as jpeg_make_d_derived_tbl() would;
  * NULL when it is missing or bad. */
-/* Fills t->first, after htab_build(), for ac_first(): the codes of each
- * window as libjpeg's first AC scan decoder reads them (ZRL passes 16
- * coefficients, a code with a size r + 1, the last one), as far as
- * EOB0, short of an EOB run of more blocks, and within 32 coefficients. */
-static void first_build(struct htab *t)
+static struct htab *table(struct sitx_jpeg_quick *q, enum table_use use, int t)
 {
-    uint32_t x;
-
-    for (x = 0; x < (1u << FIRST_BITS); x++) {
-        uint64_t e = 0, nz = 0;
-        int at = 0, adv = 0, size = 0;
-
-        for (;;) {
-            int len, rs = multi_code(t, x, FIRST_BITS, at, &len), r = rs >> 4, s = rs & 15;
-            int eob = s == 0 && r != 15, a = eob ? 0 : s != 0 ? r + 1 : 16;
-
-            if (rs < 0 || (eob && r != 0) || (at > 0 && at + len + s > FIRST_BITS) ||
-                adv + a > 32) {
-                break;
-            }
-            if (s != 0) {
-                nz |= 1ull << (adv + r);
-            }
-            at += len + s;
-            adv += a;
-            size = s > size ? s : size;
-            e = nz << 32 | (uint64_t)size << 12 | (eob ? F_EOB : 0) | (uint64_t)adv << 5 |
-                (uint64_t)at;
-            if (eob || at >= FIRST_BITS) {
-                break;
-            }
-        }
-        t->first[x] = e;
-    }
-}
-
-enum ac_use { AC_SEQUENTIAL, AC_FIRST, AC_REFINE };
-
-/* Table t (0-3) of the kind, built as jpeg_make_d_derived_tbl() would,
- * with an AC table's extra table for its use; NULL when it is missing or
- * bad. */
-static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t, enum ac_use use)
-{
+    int is_dc = use == T_DC;
     struct htab *h;
     uint32_t x;
 
@@ -276,15 +276,17 @@ static struct htab *table(struct sitx_jpeg_quick *q, int is_dc, int t, enum ac_u
     h->multi = h->refine = NULL;
     h->first = NULL;
     switch (use) {
-    case AC_SEQUENTIAL:
+    case T_DC:
+        break;
+    case T_SEQUENTIAL:
         h->multi = q->ac_ext[t].multi;
         multi_build(h);
         break;
-    case AC_FIRST:
+    case T_FIRST:
         h->first = q->ac_ext[t].first;
         first_build(h);
         break;
-    case AC_REFINE:
+    case T_REFINE:
         h->refine = q->ac_ext[t].refine;
         for (x = 0; x < (1u << FAST_BITS); x++) {
             uint32_t e = h->fast[x];
@@ -303,14 +305,11 @@ static int scan_tables(struct sitx_jpeg_quick *q, const int dc_no[4], const int 
 {
     struct scan *sc = &q->scan;
     int si, dc = sc->Ss == 0 && sc->Ah == 0, ac = sc->Ss != 0 || !q->progressive;
+    enum table_use use = !q->progressive ? T_SEQUENTIAL : sc->Ah == 0 ? T_FIRST : T_REFINE;
 
     for (si = 0; si < sc->ncomp; si++) {
-        sc->dc[si] = dc ? table(q, 1, dc_no[si], AC_SEQUENTIAL) : NULL; /* use: AC only */
-        sc->ac[si] = ac ? table(q, 0, ac_no[si],
-                                !q->progressive ? AC_SEQUENTIAL
-                                : sc->Ah == 0   ? AC_FIRST
-                                                : AC_REFINE)
-                        : NULL;
+        sc->dc[si] = dc ? table(q, T_DC, dc_no[si]) : NULL;
+        sc->ac[si] = ac ? table(q, use, ac_no[si]) : NULL;
         if ((dc && sc->dc[si] == NULL) || (ac && sc->ac[si] == NULL)) {
             return -1;
         }

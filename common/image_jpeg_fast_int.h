@@ -17,12 +17,14 @@
 /* The same for a progressive file's first AC scans, whose entries are
  * twice the size. */
 #define FIRST_BITS 10
-/* Bytes an MCU can take at most: 10 blocks of DC (31 bits each), or one
- * block of AC (63 codes of at most 31 bits, or 63 of 17 and as many
- * correction bits), doubled for stuffed zeros, plus the bytes the bit
- * reader loads ahead. An MCU is decoded only with this much at hand (or
- * the end of its scan in sight), so it never waits for bytes midway. */
-#define MCU_MARGIN 1024
+/* Bytes an MCU can take at most: a sequential one of 6 blocks (a DC of
+ * 27 bits and 63 AC codes of 26 each), 1249 bytes; less in a progressive
+ * scan (10 blocks of DC, or one block of AC: 63 codes of at most 31
+ * bits, or 63 of 17 and as many correction bits); doubled for stuffed
+ * zeros, plus the bytes the bit reader loads ahead. An MCU is decoded
+ * only with this much at hand (or the end of its scan in sight), so it
+ * never waits for bytes midway. */
+#define MCU_MARGIN 4096
 struct htab {
     uint16_t fast[1 << FAST_BITS]; /* length << 8 | symbol; 0: longer or no code */
     int32_t maxcode[17];           /* largest code of each length, -1 for none */

@@ -15,8 +15,8 @@
 #include "image_jpeg_fast_int.h"
 
 /* Correction bits skipped at once for blocks of a refinement scan's EOB
- * run: with a block's 63 more and stuffed zeros, still within MCU_MARGIN. */
-#define EOB_SKIP_BITS 3072
+ * run: with a block's 63 more and stuffed zeros, within MCU_MARGIN. */
+#define EOB_SKIP_BITS 12288
 
 #ifndef SCAN_DATA
 #define SCAN_DATA sitx_jpeg_scan_data
