@@ -244,7 +244,9 @@ static int start_scan(struct sitx_jpeg_quick *q)
                 return -1; /* the full path reports the memory */
             }
         }
+        sc->nz = c->nz;
     } else {
+        sc->nz = NULL;
         sc->mcus_per_row = div_up(q->width, 8u * (uint32_t)q->max_h);
         sc->mcus = sc->mcus_per_row * div_up(q->height, 8u * (uint32_t)q->max_v);
     }

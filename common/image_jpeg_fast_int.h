@@ -129,6 +129,7 @@ struct scan {
     uint32_t mcus, mcus_per_row, next;
     uint32_t col;  /* next's column in its MCU row */
     uint64_t band; /* bits Ss..Se */
+    uint64_t *nz;  /* an AC scan's component's, by block */
     uint32_t eobrun;
     int32_t last_dc[4];
     unsigned to_go; /* MCUs before the next restart marker */

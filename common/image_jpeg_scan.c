@@ -421,7 +421,7 @@ static int decode_mcu(struct sitx_jpeg_quick *q, struct bits *b)
             }
         }
     } else {
-        uint64_t *nz = &q->comp[sc->comp[0]].nz[sc->next];
+        uint64_t *nz = &sc->nz[sc->next];
 
         if ((sc->Ah == 0 ? ac_first(sc, b, nz) : ac_refine(sc, b, nz)) != 0) {
             return -1;
@@ -479,7 +479,7 @@ int SCAN_DATA(struct sitx_jpeg_quick *q, int *wait)
             /* A refinement scan's blocks in an EOB run have a correction
              * bit for each non-zero coefficient of the band: a run's worth
              * of them is skipped at once, as far as the margin goes. */
-            const uint64_t *nz = &q->comp[sc->comp[0]].nz[sc->next];
+            const uint64_t *nz = &sc->nz[sc->next];
             uint32_t most = sc->mcus_per_row - sc->col, bits = 0;
 
             most = most < sc->eobrun ? most : sc->eobrun;
