@@ -11,6 +11,9 @@
  * (image_png_fast.c, image_jpeg_fast.c) in pieces and, where it steps
  * aside, the full path over everything again.
  *
+ * With bit 3 set the shortcuts' hot loops run their baseline build, not
+ * the one this CPU picks (common/cpu.h).
+ *
  * This is also the differential target of both shortcuts, which
  * sitx_image_validate() takes and the streaming validator without a
  * reread source never does: a shortcut must accept nothing the streaming
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "image.h"
 #include "image_internal.h"
 
@@ -56,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     st = 0x9E3779B9u ^ ((uint32_t)data[0] * 0x01000193u);
+    sitx_cpu_force_baseline(data[0] & 8);
     sitx_image_limits_default(&lim);
     lim.max_width = 2048;
     lim.max_height = 2048;

@@ -1,14 +1,16 @@
 /* The strict inflate (common/inflate_strict.c) on arbitrary bytes,
- * `[seed:u8][raw deflate]`: the seed picks the piece sizes. Whatever it
- * inflates zlib must inflate too, to the same bytes, ending at the same
- * input byte; once it refuses it stays refused. Output is capped at 1 MiB
- * (past that both stop). */
+ * `[seed:u8][raw deflate]`: the seed picks the piece sizes, and with bit
+ * 6 set the fast loop's baseline build instead of the one this CPU picks
+ * (common/cpu.h). Whatever it inflates zlib must inflate too, to the same
+ * bytes, ending at the same input byte; once it refuses it stays refused.
+ * Output is capped at 1 MiB (past that both stop). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "cpu.h"
 #include "inflate_strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
+    sitx_cpu_force_baseline(data[0] & 0x40);
     seed = data[0] * 2654435761u + 1;
     data++;
     size--;
