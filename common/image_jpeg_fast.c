@@ -144,8 +144,9 @@ static void multi_build(struct htab *t)
 
 /* Fills t->first, after htab_build(), for ac_first(): the codes of each
  * window as libjpeg's first AC scan decoder reads them (ZRL passes 16
- * coefficients, a code with a size r + 1, the last one), as far as
- * EOB0, short of an EOB run of more blocks, and within 32 coefficients. */
+ * coefficients; a code with a size passes r + 1 and makes the last of
+ * them non-zero), as far as EOB0, short of an EOB run of more blocks,
+ * and within 32 coefficients. */
 static void first_build(struct htab *t)
 {
     uint32_t x;
