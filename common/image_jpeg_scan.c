@@ -132,8 +132,26 @@ static inline int decode_ac(struct bits *b, const struct htab *t)
     return rs;
 }
 
-/* Skips n bits (correction bits, and maybe a code before them), n up to
- * 80: at once when they are held. */
+/* Skips n bits, any number, 56 at a time: past the data, b->n goes
+ * below 0. */
+static void skip_long(struct bits *b, int n)
+{
+    while (n > 0) {
+        int k = n < 56 ? n : 56;
+
+        need(b, k);
+        if (b->n < k) {
+            b->n = -1;
+            return;
+        }
+        b->acc <<= k;
+        b->n -= k;
+        n -= k;
+    }
+}
+
+/* Skips n bits (correction bits, and maybe a code before them): at once
+ * when they are held. */
 static inline void skip_bits(struct bits *b, int n)
 {
     if (n < b->n) {
@@ -141,13 +159,7 @@ static inline void skip_bits(struct bits *b, int n)
         b->n -= n;
         return;
     }
-    while (n > 0) {
-        int k = n > 16 ? 16 : n;
-
-        need(b, k);
-        (void)take(b, k);
-        n -= k;
-    }
+    skip_long(b, n);
 }
 
 /* A DC difference: its code and value bits in one shift, and the value
@@ -324,22 +336,6 @@ static inline uint64_t nth_zero(uint64_t zeros, uint32_t e)
 #endif
 }
 
-/* Skips n bits, any number: past the data, b->n goes below 0. */
-static void skip_many(struct bits *b, uint32_t n)
-{
-    while (n > 56) {
-        need(b, 56);
-        if (b->n < 56) {
-            b->n = -1;
-            return;
-        }
-        b->acc <<= 56;
-        b->n -= 56;
-        n -= 56;
-    }
-    skip_bits(b, (int)n);
-}
-
 /* A block of an AC refinement scan. left holds the band's positions from
  * k on, so the block is done when it is empty. A code, its new
  * coefficient's sign and the correction bits up to that coefficient go
@@ -487,7 +483,7 @@ int SCAN_DATA(struct sitx_jpeg_quick *q, int *wait)
             for (n = 0; n < most && bits <= EOB_SKIP_BITS; n++) {
                 bits += (uint32_t)popcount(nz[n] & sc->band);
             }
-            skip_many(b, bits);
+            skip_bits(b, (int)bits);
             if (b->n < 0) {
                 return -1;
             }
