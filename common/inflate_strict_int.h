@@ -11,7 +11,7 @@
 #define WSIZE      32768u        /* the deflate window */
 #define OUT_CHUNK  (128u * 1024) /* inflated between two moves of the window */
 #define FAST_LIMIT (WSIZE + OUT_CHUNK)
-#define OUT_CAP    (FAST_LIMIT + 258 + 32) /* a match past the limit, and 16-byte copies */
+#define OUT_CAP    (FAST_LIMIT + 258 + 32) /* a match past the limit, and a copy's overrun */
 
 #define LROOT 10
 #define DROOT 8
