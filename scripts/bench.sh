@@ -209,6 +209,24 @@ time_ms() {
         echo $((t1 - t0))
     done | median
 }
+# time_rounds FN...: each function (no arguments) run once a round for
+# $runs rounds, taking turns, so that a busy spell of a shared machine
+# falls on every case alike rather than on the one timed then; prints each
+# one's median ms on one line. Its locals have names of their own: the
+# functions see their caller's variables (dir, files) by bash's dynamic
+# scope, and a local dir here would hide the caller's.
+time_rounds() {
+    local _rf _rt0 _rt1 _rdir
+    _rdir=$(mktemp -d "$work/rounds.XXXXXX")
+    for _ in $(seq 1 "$runs"); do
+        for _rf in "$@"; do
+            _rt0=$(now_ms); "$_rf"; _rt1=$(now_ms)
+            echo $((_rt1 - _rt0)) >>"$_rdir/$_rf"
+        done
+    done
+    for _rf in "$@"; do median <"$_rdir/$_rf"; done | tr '\n' ' '
+    echo
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1048576 / (ms / 1000); else print "n/a" }'; }
 
@@ -315,7 +333,12 @@ row_batch_sets() {
         esac
     done
     echo
-    echo "== batch sets on loopback, key mode, full validation, --compress none (median of $runs)"
+    # dir and files are the loop's own: the functions see them when called.
+    set_floor() { floor_to "$work/floor-dst" -C "$dir" .; }
+    set_scp() { scp_to "" 127.0.0.1 "${files[@]}"; }
+    set_sitx() { sitx_to "" 127.0.0.1 none "${files[@]}"; }
+    echo "== batch sets on loopback, key mode, full validation, --compress none"
+    echo "   (median of $runs rounds, floor, scp and sitx taking turns)"
     start_sshd "" 127.0.0.1
     start_receiver "" 127.0.0.1
     printf '%-30s %6s %8s %8s %8s %9s %9s\n' "set" "MB" "floor ms" "scp ms" "sitx ms" \
@@ -324,9 +347,7 @@ row_batch_sets() {
         dir=$work/$set
         files=("$dir"/*)
         bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
-        t_floor=$(time_ms floor_to "$work/floor-dst" -C "$dir" .)
-        t_scp=$(time_ms scp_to "" 127.0.0.1 "${files[@]}")
-        t_sitx=$(time_ms sitx_to "" 127.0.0.1 none "${files[@]}")
+        read -r t_floor t_scp t_sitx < <(time_rounds set_floor set_scp set_sitx)
         printf '%-30s %6s %8s %8s %8s %9s %9s\n' \
             "$([ "$set" = batch ] && echo "bench's 40" || echo "40, JPEGs progressive")" \
             "$(mb "$bytes")" "$t_floor" "$t_scp" "$t_sitx" "$(ratio "$t_sitx" "$t_scp")" \
@@ -427,14 +448,16 @@ echo "(lossless: the default, which recompresses only when the saving pays for t
 echo " the measured link speed; lossless-always: transcode every image regardless)"
 
 echo
-echo "== loopback, key mode, full validation (median of $runs runs)"
+echo "== loopback, key mode, full validation (median of $runs rounds, scp and sitx taking turns)"
 start_sshd "" 127.0.0.1
 start_receiver "" 127.0.0.1
-scp_one=$(time_ms scp_to "" 127.0.0.1 "$work/one/photo.jpg")
-sitx_one=$(time_ms sitx_to "" 127.0.0.1 lossless "$work/one/photo.jpg")
-scp_batch=$(time_ms scp_to "" 127.0.0.1 "$work"/batch/*)
-sitx_batch=$(time_ms sitx_to "" 127.0.0.1 lossless "$work"/batch/*)
-sitx_batch_none=$(time_ms sitx_to "" 127.0.0.1 none "$work"/batch/*)
+one_scp() { scp_to "" 127.0.0.1 "$work/one/photo.jpg"; }
+one_sitx() { sitx_to "" 127.0.0.1 lossless "$work/one/photo.jpg"; }
+batch_scp() { scp_to "" 127.0.0.1 "$work"/batch/*; }
+batch_sitx() { sitx_to "" 127.0.0.1 lossless "$work"/batch/*; }
+batch_sitx_none() { sitx_to "" 127.0.0.1 none "$work"/batch/*; }
+read -r scp_one sitx_one < <(time_rounds one_scp one_sitx)
+read -r scp_batch sitx_batch sitx_batch_none < <(time_rounds batch_scp batch_sitx batch_sitx_none)
 printf '%-34s %8s %8s %8s %s\n' "case" "scp ms" "sitx ms" "ratio" "target"
 printf '%-34s %8s %8s %8s %s\n' "one $(mb "$one_bytes") MB JPEG (default)" "$scp_one" "$sitx_one" \
     "$(ratio "$sitx_one" "$scp_one")" "<= 0.2"
