@@ -168,7 +168,7 @@ static inline void skip_bits(struct bits *b, int n)
 static inline int dc_first(struct scan *sc, struct bits *b, int si)
 {
     const struct htab *t = sc->dc[si];
-    uint32_t e, v;
+    uint32_t e, v, neg;
     int s;
 
     need(b, 32);
@@ -187,8 +187,11 @@ static inline int dc_first(struct scan *sc, struct bits *b, int si)
         }
         v = s > 0 ? take(b, s) : 0;
     }
-    /* Below 2^(s - 1) a value is negative: v - (2^s - 1). */
-    sc->last_dc[si] += (int32_t)v - (int32_t)(v < (1u << s >> 1) ? (1u << s) - 1 : 0);
+    /* Below 2^(s - 1) a value is negative: v - (2^s - 1). v - 2^(s - 1)
+     * wraps exactly then (both are below 2^15), and its top bit makes the
+     * mask: arithmetic, as a compare there would become a branch. */
+    neg = 0 - ((v - (1u << s >> 1)) >> 31);
+    sc->last_dc[si] += (int32_t)v - (int32_t)(neg & ((1u << s) - 1));
     /* libjpeg errs on int overflow of the sum; stay well clear of it. */
     if (sc->last_dc[si] > (1 << 24) || sc->last_dc[si] < -(1 << 24)) {
         return -1;
