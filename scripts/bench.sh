@@ -212,7 +212,7 @@ time_ms() {
 # time_rounds FN...: each function (no arguments) run once a round for
 # $runs rounds, taking turns, so that a busy spell of a shared machine
 # falls on every case alike rather than on the one timed then; prints each
-# one's median ms on one line. Its locals have names of their own: the
+# one's median ms on one line, or fails when one of them fails. Its locals have names of their own: the
 # functions see their caller's variables (dir, files) by bash's dynamic
 # scope, and a local dir here would hide the caller's.
 time_rounds() {
@@ -220,7 +220,9 @@ time_rounds() {
     _rdir=$(mktemp -d "$work/rounds.XXXXXX")
     for _ in $(seq 1 "$runs"); do
         for _rf in "$@"; do
-            _rt0=$(now_ms); "$_rf"; _rt1=$(now_ms)
+            _rt0=$(now_ms)
+            "$_rf" || { echo "bench: $_rf failed" >&2; return 1; }
+            _rt1=$(now_ms)
             echo $((_rt1 - _rt0)) >>"$_rdir/$_rf"
         done
     done
@@ -324,7 +326,7 @@ floor_to() {
 # the bench's own 40 images, and the same with every JPEG made progressive
 # (jpegtran, lossless), where large progressive JPEGs dominate.
 row_batch_sets() {
-    local set dir files bytes t_floor t_scp t_sitx f
+    local set dir files bytes t t_floor t_scp t_sitx f
     mkdir -p "$work/batch-prog"
     for f in "$work"/batch/*; do
         case "$f" in
@@ -347,7 +349,8 @@ row_batch_sets() {
         dir=$work/$set
         files=("$dir"/*)
         bytes=$(du -cb "${files[@]}" | tail -1 | cut -f1)
-        read -r t_floor t_scp t_sitx < <(time_rounds set_floor set_scp set_sitx)
+        t=$(time_rounds set_floor set_scp set_sitx)
+        read -r t_floor t_scp t_sitx <<<"$t"
         printf '%-30s %6s %8s %8s %8s %9s %9s\n' \
             "$([ "$set" = batch ] && echo "bench's 40" || echo "40, JPEGs progressive")" \
             "$(mb "$bytes")" "$t_floor" "$t_scp" "$t_sitx" "$(ratio "$t_sitx" "$t_scp")" \
@@ -456,8 +459,10 @@ one_sitx() { sitx_to "" 127.0.0.1 lossless "$work/one/photo.jpg"; }
 batch_scp() { scp_to "" 127.0.0.1 "$work"/batch/*; }
 batch_sitx() { sitx_to "" 127.0.0.1 lossless "$work"/batch/*; }
 batch_sitx_none() { sitx_to "" 127.0.0.1 none "$work"/batch/*; }
-read -r scp_one sitx_one < <(time_rounds one_scp one_sitx)
-read -r scp_batch sitx_batch sitx_batch_none < <(time_rounds batch_scp batch_sitx batch_sitx_none)
+t=$(time_rounds one_scp one_sitx)
+read -r scp_one sitx_one <<<"$t"
+t=$(time_rounds batch_scp batch_sitx batch_sitx_none)
+read -r scp_batch sitx_batch sitx_batch_none <<<"$t"
 printf '%-34s %8s %8s %8s %s\n' "case" "scp ms" "sitx ms" "ratio" "target"
 printf '%-34s %8s %8s %8s %s\n' "one $(mb "$one_bytes") MB JPEG (default)" "$scp_one" "$sitx_one" \
     "$(ratio "$sitx_one" "$scp_one")" "<= 0.2"
