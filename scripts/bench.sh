@@ -212,9 +212,10 @@ time_ms() {
 # time_rounds FN...: each function (no arguments) run once a round for
 # $runs rounds, taking turns, so that a busy spell of a shared machine
 # falls on every case alike rather than on the one timed then; prints each
-# one's median ms on one line, or fails when one of them fails. Its locals have names of their own: the
-# functions see their caller's variables (dir, files) by bash's dynamic
-# scope, and a local dir here would hide the caller's.
+# one's median ms on one line, or fails when one of them fails. Its locals
+# have names of their own: the functions see their caller's variables
+# (dir, files) by bash's dynamic scope, and a local dir here would hide
+# the caller's.
 time_rounds() {
     local _rf _rt0 _rt1 _rdir
     _rdir=$(mktemp -d "$work/rounds.XXXXXX")
